@@ -1,0 +1,157 @@
+"""The process a run is: ``python -m slc_tui.entrypoint PAYLOAD`` (under ``mpiexec`` for N ranks).
+
+Kept to the standard library on its start-up path. It reads the payload, pins itself to the
+cores the engine gave the run (``SLC_TUI_CORES``), watches the engine (``SLC_TUI_ENGINE``) so
+that no run outlives it, builds ``env_fn`` from ``env_name``, and calls the thunk. In an MPI
+job an exception in any rank aborts the whole communicator, so no rank is left blocked.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+import time
+import traceback
+from typing import Any, Callable
+
+ENGINE_ENV = "SLC_TUI_ENGINE"
+"""``pid:starttime`` of the engine that owns this run; the run ends when that process ends."""
+CORES_ENV = "SLC_TUI_CORES"
+"""Comma-separated core ids of the run; rank ``r`` pins itself to core ``r mod len``."""
+WATCH_INTERVAL = 0.5
+"""Seconds between two checks that the engine still lives."""
+
+
+def process_start_time(pid: int) -> str | None:
+    """The start time of ``pid`` from ``/proc`` (None when it is gone or a zombie)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read().decode(errors="replace")
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2 :].split()
+    if not fields or fields[0] in ("Z", "X"):
+        return None
+    return fields[19]
+
+
+def engine_token(pid: int | None = None) -> str:
+    """The value of ``SLC_TUI_ENGINE`` that names process ``pid`` (default: this one)."""
+    pid = os.getpid() if pid is None else pid
+    return f"{pid}:{process_start_time(pid) or '0'}"
+
+
+def _engine_alive(token: str) -> bool:
+    pid_s, _, start = token.partition(":")
+    try:
+        pid = int(pid_s)
+    except ValueError:
+        return True
+    if not os.path.isdir("/proc"):
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    return process_start_time(pid) == start
+
+
+def _watch_engine(token: str) -> None:
+    while _engine_alive(token):
+        time.sleep(WATCH_INTERVAL)
+    # The engine is gone: end this process and everything in its process group.
+    os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def _rank() -> int:
+    return int(os.environ.get("PMI_RANK") or os.environ.get("OMPI_COMM_WORLD_RANK") or 0)
+
+
+def _size() -> int:
+    return int(os.environ.get("PMI_SIZE") or os.environ.get("OMPI_COMM_WORLD_SIZE") or 1)
+
+
+def _pin(cores: str) -> None:
+    ids = [int(c) for c in cores.split(",") if c.strip()]
+    if ids and hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {ids[_rank() % len(ids)]})
+        except OSError as exc:  # a core outside this process's affinity: run unpinned
+            print(f"slc-tui: could not pin to core {ids}: {exc}", file=sys.stderr)
+
+
+def _make_env(env_name: str, env_kwargs: dict[str, Any]) -> Any:
+    import gymnasium as gym  # deferred: ~300 ms, only when the thunk makes an env
+
+    return gym.make(env_name, **env_kwargs)
+
+
+def prepare_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``env_name`` (and ``env_kwargs``) into an ``env_fn``, as the reference does."""
+    kwargs = dict(kwargs)
+    if "env_name" in kwargs:
+        env_name = kwargs.pop("env_name")
+        env_kwargs = kwargs.pop("env_kwargs", None) or {}
+
+        def env_fn() -> Any:
+            return _make_env(env_name, env_kwargs)
+
+        kwargs["env_fn"] = env_fn
+    return kwargs
+
+
+def _abort_mpi(exc: BaseException) -> None:
+    summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    print(f"slc-tui: MPI rank {_rank()} raised {summary}", file=sys.stderr, flush=True)
+    from mpi4py import MPI
+
+    MPI.COMM_WORLD.Abort(1)
+
+
+def run(thunk: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    """Call the thunk; in an MPI job of several ranks, abort all ranks if this one raises."""
+    if _size() > 1:
+        from mpi4py import MPI  # every rank joins the world, so that an Abort reaches all
+
+        MPI.COMM_WORLD.Barrier()
+        try:
+            thunk(**kwargs)
+        except BaseException as exc:
+            traceback.print_exc()
+            sys.stderr.flush()
+            _abort_mpi(exc)
+            raise
+    else:
+        thunk(**kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the payload named on the command line; the exit status is the run's."""
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m slc_tui.entrypoint PAYLOAD", file=sys.stderr)
+        return 2
+    token = os.environ.get(ENGINE_ENV)
+    if token:
+        threading.Thread(target=_watch_engine, args=(token,), daemon=True).start()
+    cores = os.environ.get(CORES_ENV)
+    if cores:
+        _pin(cores)
+    from slc_tui.payload import read_payload
+
+    payload = read_payload(argv[0])
+    thunk = payload.thunk
+    if isinstance(thunk, str):
+        from slc_tui.thunks import resolve
+
+        thunk = resolve(thunk, base_dir=payload.cwd)
+    run(thunk, prepare_kwargs(payload.kwargs))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,54 @@
+"""The command line and environment that start one run (local or inside a Slurm job)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+MPIEXEC_ENV = "SLC_TUI_MPIEXEC"
+"""Environment variable naming another ``mpiexec`` than the mpich wheel's."""
+
+
+class LaunchError(RuntimeError):
+    """A run cannot be started (no ``mpiexec`` for an MPI run, say)."""
+
+
+def find_mpiexec(preferred: str | None = None) -> str:
+    """The ``mpiexec`` to use: ``preferred``, ``$SLC_TUI_MPIEXEC``, the venv's, then ``PATH``."""
+    for candidate in (preferred, os.environ.get(MPIEXEC_ENV)):
+        if candidate:
+            found = shutil.which(candidate)
+            if not found:
+                raise LaunchError(f"mpiexec {candidate!r} was not found")
+            return found
+    beside = Path(sys.executable).parent / "mpiexec"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("mpiexec")
+    if not found:
+        raise LaunchError(
+            "no mpiexec found for a run of several ranks: install the 'mpich' wheel "
+            f"or set {MPIEXEC_ENV}"
+        )
+    return found
+
+
+def run_command(
+    payload: str | os.PathLike[str], num_cpu: int, mpiexec: str | None = None
+) -> list[str]:
+    """The argv of a run: the entrypoint, under ``mpiexec -n N`` when ``num_cpu > 1``."""
+    argv = [sys.executable, "-m", "slc_tui.entrypoint", os.fspath(payload)]
+    if num_cpu > 1:
+        argv = [find_mpiexec(mpiexec), "-n", str(num_cpu), *argv]
+    return argv
+
+
+def run_env(num_cpu: int, base: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a run: unbuffered output, and the MPI settings for N > 1 ranks."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONUNBUFFERED"] = "1"
+    if num_cpu > 1:
+        env.update(IN_MPI="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    return env

@@ -1,0 +1,66 @@
+"""Resolve a thunk reference (``module:function`` or ``path/file.py:function``) to a callable.
+
+Kept free of heavy imports: the run entrypoint uses it in every child process.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import os
+import sys
+from typing import Any, Callable
+
+
+class ThunkError(ValueError):
+    """A thunk reference that cannot be resolved; the message says why."""
+
+
+def is_file_ref(module_part: str) -> bool:
+    """Return True when the module part of a reference names a Python file."""
+    return module_part.endswith(".py") or os.sep in module_part or "/" in module_part
+
+
+def resolve(ref: str, base_dir: str | None = None) -> Callable[..., Any]:
+    """Import and return the callable named by ``ref``.
+
+    Args:
+        ref: ``"package.module:function"`` or ``"path/to/file.py:function"``.
+        base_dir: directory that a relative file path is taken from (default: the cwd).
+
+    Raises:
+        ThunkError: the reference is malformed, cannot be imported, or is not callable.
+    """
+    module_part, sep, attr = ref.rpartition(":")
+    if not sep or not module_part or not attr:
+        raise ThunkError(f"thunk {ref!r} must look like 'module:function' or 'file.py:function'")
+    try:
+        if is_file_ref(module_part):
+            path = os.path.join(base_dir or os.getcwd(), os.path.expanduser(module_part))
+            if not os.path.isfile(path):
+                raise ThunkError(f"thunk file {path} does not exist")
+            mod_name = "_slc_thunk_" + os.path.splitext(os.path.basename(path))[0]
+            spec = importlib.util.spec_from_file_location(mod_name, path)
+            if spec is None or spec.loader is None:
+                raise ThunkError(f"thunk file {path} cannot be imported")
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            folder = os.path.dirname(os.path.abspath(path))
+            if folder not in sys.path:
+                sys.path.insert(0, folder)
+            spec.loader.exec_module(module)
+        else:
+            module = importlib.import_module(module_part)
+    except ThunkError:
+        raise
+    except Exception as exc:  # an import error of the user's module, reported as one sentence
+        raise ThunkError(f"thunk {ref!r} cannot be imported: {type(exc).__name__}: {exc}") from exc
+    obj: Any = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ThunkError(f"thunk {ref!r}: {module_part} has no attribute {part!r}") from None
+    if not callable(obj):
+        raise ThunkError(f"thunk {ref!r} is not callable (it is a {type(obj).__name__})")
+    return obj  # type: ignore[no-any-return]
