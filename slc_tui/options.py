@@ -1,0 +1,37 @@
+"""Run options: a grid file's ``[run]`` table, overridden by command-line flags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Union
+
+CpuCount = Union[int, str]
+"""A count of CPUs: a positive int, or ``"auto"``."""
+BACKENDS = ("local", "slurm")
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How a sweep runs. Every field has the default a grid file without ``[run]`` gets."""
+
+    max_cpus: CpuCount = "auto"
+    """The CPU budget: ``"auto"`` is psutil's physical cores inside this process's affinity."""
+    retries: int = 0
+    """How often a failed run is tried again."""
+    timeout: float = 0
+    """Seconds a run may take before it is stopped and failed; 0 means no limit."""
+    fail_fast: bool = False
+    """Stop starting new runs after the first failure."""
+    backend: str = "local"
+    """``"local"`` or ``"slurm"``."""
+    oversubscribe: bool = False
+    """Allow a run of more ranks than the budget (it then takes the whole budget)."""
+    mpiexec: str | None = None
+    """Another ``mpiexec`` than the mpich wheel's."""
+    slurm: dict[str, Any] = field(default_factory=dict)
+    """The grid file's ``[slurm]`` table."""
+
+    def override(self, **flags: Any) -> RunOptions:
+        """A copy with the flags that were given (not None) taking precedence."""
+        names = {f.name for f in fields(self)}
+        return replace(self, **{k: v for k, v in flags.items() if v is not None and k in names})
