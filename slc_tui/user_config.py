@@ -6,7 +6,9 @@ needs them, not when it is imported.
 
 ``DEFAULT_DATA_DIR`` is computed when it is read: ``$SLC_TUI_DATA_DIR`` if set, otherwise
 ``./data`` under the current working directory (both made absolute). Assigning a value to it
-replaces that computation.
+replaces that computation; ``del user_config.DEFAULT_DATA_DIR`` brings it back. (In tests,
+patch it with ``monkeypatch.setitem(vars(user_config), ...)``: ``setattr`` would restore the
+value computed at patch time as a fixed one.)
 """
 
 from __future__ import annotations

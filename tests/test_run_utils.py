@@ -425,7 +425,8 @@ def test_default_data_dir_is_resolved_at_call_time(
     monkeypatch.setenv(user_config.DATA_DIR_ENV, "results")
     assert user_config.default_data_dir() == os.path.join(os.getcwd(), "results")
     assert setup_logger_kwargs("e")["output_dir"] == os.path.join(os.getcwd(), "results", "e")
-    monkeypatch.setattr(user_config, "DEFAULT_DATA_DIR", "/configured", raising=False)
+    # setitem, not setattr: setattr would "restore" the computed value as a fixed attribute.
+    monkeypatch.setitem(vars(user_config), "DEFAULT_DATA_DIR", "/configured")
     assert setup_logger_kwargs("e")["output_dir"] == os.path.join("/configured", "e")
 
 
@@ -453,3 +454,35 @@ def test_resolve_num_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
     for bad in (0, -1, "many", 1.5, True, None):
         with pytest.raises(ValueError, match="positive integer or 'auto'"):
             resolve_num_cpu(bad)  # type: ignore[arg-type]
+
+
+def test_colorize_only_on_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    from slc_tui.run_utils import colorize
+
+    class Tty:
+        def isatty(self) -> bool:
+            return True
+
+    assert colorize("hi", "green", bold=True) == "hi"  # captured stdout is no terminal
+    monkeypatch.setattr(sys, "stdout", Tty())
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    assert colorize("hi", "green", bold=True) == "\x1b[32;1mhi\x1b[0m"
+    assert colorize("hi", "cyan", highlight=True) == "\x1b[46mhi\x1b[0m"
+    assert colorize("hi", "") == "hi"
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert colorize("hi", "green") == "hi"
+
+
+def test_assigned_data_dir_wins_until_deleted(
+    tmp_path: os.PathLike[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(user_config.DATA_DIR_ENV, raising=False)
+    monkeypatch.chdir(tmp_path)
+    user_config.DEFAULT_DATA_DIR = "/fixed"  # type: ignore[attr-defined]
+    try:
+        from slc_tui.user_config import DEFAULT_DATA_DIR  # type: ignore[attr-defined]
+
+        assert DEFAULT_DATA_DIR == "/fixed" == user_config.default_data_dir()
+    finally:
+        del user_config.DEFAULT_DATA_DIR  # type: ignore[attr-defined]
+    assert user_config.default_data_dir() == os.path.join(os.getcwd(), "data")
