@@ -43,7 +43,7 @@ def engine_token(pid: int | None = None) -> str:
     return f"{pid}:{process_start_time(pid) or '0'}"
 
 
-def _engine_alive(token: str) -> bool:
+def token_alive(token: str) -> bool:
     pid_s, _, start = token.partition(":")
     try:
         pid = int(pid_s)
@@ -61,7 +61,7 @@ def _engine_alive(token: str) -> bool:
 
 
 def _watch_engine(token: str) -> None:
-    while _engine_alive(token):
+    while token_alive(token):
         time.sleep(WATCH_INTERVAL)
     # The engine is gone: end this process and everything in its process group.
     os.killpg(os.getpgid(0), signal.SIGKILL)

@@ -210,6 +210,11 @@ class Ledger:
                 added.append(r.name)
         return added
 
+    def remove_runs(self, names: Iterable[str]) -> None:
+        """Forget runs that left the plan (their attempts stay in the history)."""
+        with self._tx() as c:
+            c.executemany("DELETE FROM runs WHERE name = ?", [(n,) for n in names])
+
     def update(self, name: str, **values: Any) -> None:
         """Change fields of one run (a state change, a pid, progress...) and bump its rev."""
         self.update_many({name: values})

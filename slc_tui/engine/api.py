@@ -1,0 +1,181 @@
+"""Ways to run a sweep: in the foreground (headless), or as a background engine for a view."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from slc_tui.engine import ledger as L
+from slc_tui.engine.budget import budget_cores
+from slc_tui.engine.core import Engine
+from slc_tui.engine.events import Listener
+from slc_tui.engine.executor import Executor
+from slc_tui.options import RunOptions
+from slc_tui.plan import GridPlan
+
+if TYPE_CHECKING:
+    from slc_tui.run_utils import ExperimentGrid
+
+
+class ExperimentsFailed(RuntimeError):
+    """Raised by ``ExperimentGrid.run`` after the sweep when some runs did not succeed."""
+
+    def __init__(self, failed: list[L.RunRecord]) -> None:
+        self.failed = failed
+        """The ledger records of the runs that did not succeed."""
+        lines = [f"  {r.name}: {r.state}{': ' + r.reason if r.reason else ''}" for r in failed]
+        super().__init__(f"{len(failed)} run(s) did not succeed:\n" + "\n".join(lines))
+
+
+def make_executor(options: RunOptions) -> Executor:
+    """The backend the options name."""
+    if options.backend == "slurm":
+        from slc_tui.engine.slurm import SlurmExecutor
+
+        return SlurmExecutor(options.slurm, mpiexec=options.mpiexec)
+    from slc_tui.engine.local import LocalExecutor
+
+    return LocalExecutor(options.mpiexec)
+
+
+def make_engine(
+    plans: Sequence[GridPlan],
+    options: RunOptions,
+    *,
+    resume: bool = False,
+    listeners: Sequence[Listener] = (),
+    linger: Any = None,
+) -> Engine:
+    """An engine for ``plans`` with the budget, backend and flags of ``options``."""
+    return Engine(
+        plans,
+        make_executor(options),
+        budget=budget_cores(options.max_cpus),
+        fail_fast=options.fail_fast,
+        resume=resume,
+        listeners=listeners,
+        linger=linger,
+    )
+
+
+def ledger_paths(plans: Sequence[GridPlan]) -> list[Path]:
+    """Where the ledgers of ``plans`` are."""
+    return [L.ledger_path(p.data_dir, p.name) for p in plans]
+
+
+def launch_background(
+    plans: Sequence[GridPlan], options: RunOptions, *, resume: bool = False
+) -> subprocess.Popen[bytes]:
+    """Start the engine of ``plans`` as its own process, in its own session.
+
+    It outlives the caller (a closed dashboard, a dropped SSH connection); while the caller
+    lives it stays up after the last run, so that a rerun from the view still has an engine.
+    Its own output goes to ``engine.log`` beside the first grid's ledger.
+    """
+    import cloudpickle  # deferred: callable thunks of the Python API need it
+
+    from slc_tui.entrypoint import engine_token
+
+    state = L.state_dir(plans[0].data_dir)
+    state.mkdir(parents=True, exist_ok=True)
+    spec = state / f"engine-{os.getpid()}-{time.time_ns()}.pkl"
+    fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(cloudpickle.dumps((list(plans), options, resume, engine_token())))
+    log = open(state / "engine.log", "ab")  # noqa: SIM115
+    try:
+        return subprocess.Popen(
+            [sys.executable, "-m", "slc_tui.engine.daemon", str(spec)],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        log.close()
+
+
+def wait_for_engine(
+    paths: Sequence[Path], proc: subprocess.Popen[bytes], timeout: float = 30
+) -> None:
+    """Wait until a background engine has claimed every ledger (or died: RuntimeError)."""
+    from slc_tui.engine.core import engine_alive
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if all(p.exists() and engine_alive(L.Ledger.open(p).meta()) for p in paths):
+            return
+        if proc.poll() is not None:
+            raise RuntimeError(
+                f"the engine ended at once (exit {proc.returncode}); see "
+                f"{paths[0].parent / 'engine.log'}"
+            )
+        time.sleep(0.05)
+    raise RuntimeError("the engine did not start in time")
+
+
+def run_grid(
+    grid: ExperimentGrid,
+    thunk: Any,
+    num_cpu: Any = 1,
+    data_dir: str | None = None,
+    datestamp: bool = False,
+    *,
+    ui: bool = False,
+    resume: bool = False,
+    **options: Any,
+) -> None:
+    """``ExperimentGrid.run``: every variant, in parallel inside the CPU budget.
+
+    Args:
+        grid: the grid.
+        thunk: a callable, a ``module:function`` string, or the name of a grid key whose
+            values are the callables (as in the reference).
+        num_cpu: MPI ranks per run (int or ``"auto"``).
+        data_dir: where results go.
+        datestamp: add date and time to the output directories.
+        ui: open the dashboard on the sweep.
+        resume: skip runs that already succeeded.
+        **options: fields of :class:`RunOptions` (``max_cpus``, ``retries``, ``timeout``...).
+
+    Raises:
+        ExperimentsFailed: after every run ended, when some did not succeed.
+    """
+    from slc_tui.headless import Printer, summary
+    from slc_tui.plan import plan_grid
+
+    opts = RunOptions().override(**options)
+    plan = plan_grid(grid, thunk, num_cpu=num_cpu, data_dir=data_dir, datestamp=datestamp,
+                     options=opts)  # fmt: skip
+    grid.print()
+    if ui:
+        from slc_tui.ui.app import run_dashboard
+
+        proc = launch_background([plan], opts, resume=resume)
+        wait_for_engine(ledger_paths([plan]), proc)
+        run_dashboard(ledger_paths([plan]), owns_engine=True)
+    else:
+        engine = make_engine([plan], opts, resume=resume, listeners=[Printer()])
+        status = engine.run()
+        records = list(engine.records.values())
+        summary(records)
+        if status == 130:
+            raise KeyboardInterrupt
+    records = L.Ledger.open(ledger_paths([plan])[0]).runs()
+    failed = [r for r in records if r.state != L.SUCCEEDED]
+    if failed:
+        raise ExperimentsFailed(failed)
+
+
+def load_spec(path: str) -> tuple[list[GridPlan], RunOptions, bool, str]:
+    """Read the file :func:`launch_background` wrote, and remove it."""
+    with open(path, "rb") as f:
+        spec = pickle.load(f)
+    os.unlink(path)
+    return spec  # type: ignore[no-any-return]

@@ -1,0 +1,63 @@
+"""What the engine needs of a backend that starts runs: the Executor protocol and its records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from slc_tui.plan import Run
+
+
+@dataclass
+class Launched:
+    """A run that a backend started."""
+
+    pid: int | None
+    """Local process id of the run's top process (None on a cluster)."""
+    job_id: str | None
+    """The cluster's job id (None locally)."""
+    command: str
+    """The command line, for the details panel."""
+
+
+@dataclass
+class Exited:
+    """A run that ended, as its backend saw it."""
+
+    name: str
+    exit_code: int | None
+    """Exit status; None when it died of a signal."""
+    signal: int | None = None
+    """The signal that ended it, if any."""
+    reason: str = ""
+    """The backend's own reason (``TIMEOUT``, ``OUT_OF_MEMORY``...); the engine adds the log's."""
+    stopped: bool = False
+    """True when the engine asked for the stop (a cancel, a timeout)."""
+
+
+class Executor(Protocol):
+    """A backend: local processes or Slurm jobs."""
+
+    poll_interval: float
+    """Seconds between two polls worth making."""
+
+    def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
+        """Start one attempt of ``run``; its output goes to ``output.log`` in its folder."""
+        ...
+
+    def poll(self) -> list[Exited]:
+        """Runs that ended since the last poll."""
+        ...
+
+    def stop(self, name: str, grace: float = 5.0) -> None:
+        """Begin stopping a run (SIGTERM, SIGKILL after ``grace``); its end comes via poll."""
+        ...
+
+    def shutdown(self, grace: float = 5.0) -> list[Exited]:
+        """Stop every run and wait until none is left; return their ends."""
+        ...
+
+    def adopt(self, run: Run, job_id: str) -> bool:
+        """Follow a run started by an earlier engine (Slurm); False when it is gone."""
+        ...

@@ -1,0 +1,133 @@
+"""The local backend: each run a process group of this machine, pinned to its cores."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import time
+from contextlib import suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+import psutil
+
+from slc_tui.engine import procs
+from slc_tui.engine.executor import Exited, Launched
+from slc_tui.entrypoint import CORES_ENV, ENGINE_ENV, engine_token
+from slc_tui.launch import run_command, run_env
+from slc_tui.plan import Run
+
+OUTPUT_LOG = "output.log"
+"""The file, in a run's output directory, that holds its stdout and stderr in order."""
+
+
+@dataclass
+class _Proc:
+    popen: subprocess.Popen[bytes]
+    log: IO[bytes]
+    stop_at: float | None = None
+    """When the stop began (None while not stopping)."""
+    grace: float = 5.0
+    snapshot: list[psutil.Process] = field(default_factory=list)
+
+
+def rotate_log(output_dir: str, attempt: int) -> Path:
+    """The log path of a new attempt; an earlier attempt's log is kept as ``output.N.log``."""
+    log = Path(output_dir) / OUTPUT_LOG
+    if attempt > 1 and log.exists():
+        log.replace(log.with_name(f"output.{attempt - 1}.log"))
+    return log
+
+
+class LocalExecutor:
+    """Starts runs as local subprocesses; every run dies with the engine that started it."""
+
+    poll_interval = 0.5
+
+    def __init__(self, mpiexec: str | None = None) -> None:
+        self._procs: dict[str, _Proc] = {}
+        self._mpiexec = mpiexec
+        self._token = engine_token()
+
+    def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
+        """Start ``run`` writing to its ``output.log``, in a session of its own."""
+        os.makedirs(run.output_dir, exist_ok=True)
+        argv = run_command(payload, run.num_cpu, self._mpiexec or run.options.mpiexec)
+        env = run_env(run.num_cpu)
+        env[ENGINE_ENV] = self._token
+        env[CORES_ENV] = ",".join(map(str, cores))
+        log = open(rotate_log(run.output_dir, attempt), "ab", buffering=0)  # noqa: SIM115
+        try:
+            popen = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=os.getcwd(),
+                start_new_session=True,
+            )
+        except BaseException:
+            log.close()
+            raise
+        self._procs[run.name] = _Proc(popen, log)
+        return Launched(pid=popen.pid, job_id=None, command=shlex.join(argv))
+
+    def poll(self) -> list[Exited]:
+        """Reap runs that ended; push stops past their grace period to SIGKILL."""
+        ended: list[Exited] = []
+        now = time.monotonic()
+        for name, proc in list(self._procs.items()):
+            code = proc.popen.poll()
+            if code is None:
+                if proc.stop_at is not None and now - proc.stop_at > proc.grace:
+                    procs.signal_all(procs.alive(proc.snapshot + procs.tree(proc.popen.pid)), 9)
+                continue
+            # No child the run left in its process group may outlive it.
+            with suppress(OSError):
+                os.killpg(proc.popen.pid, signal.SIGKILL)
+            procs.signal_all(procs.alive(proc.snapshot), signal.SIGKILL)
+            proc.log.close()
+            del self._procs[name]
+            sig = -code if code < 0 else None
+            ended.append(
+                Exited(
+                    name=name,
+                    exit_code=None if sig else code,
+                    signal=sig,
+                    stopped=proc.stop_at is not None,
+                )
+            )
+        return ended
+
+    def stop(self, name: str, grace: float = 5.0) -> None:
+        """SIGTERM every process of the run now; SIGKILL them after ``grace`` seconds."""
+        proc = self._procs.get(name)
+        if proc is None or proc.stop_at is not None:
+            return
+        proc.snapshot = procs.tree(proc.popen.pid)
+        proc.stop_at, proc.grace = time.monotonic(), grace
+        procs.signal_all(proc.snapshot, signal.SIGTERM)
+
+    def shutdown(self, grace: float = 5.0) -> list[Exited]:
+        """Stop every run and wait (at most ``grace`` plus a moment) until all have ended."""
+        for name in list(self._procs):
+            self.stop(name, grace)
+        ended: list[Exited] = []
+        deadline = time.monotonic() + grace + 5
+        while self._procs and time.monotonic() < deadline:
+            ended += self.poll()
+            if self._procs:
+                time.sleep(0.05)
+        return ended
+
+    def adopt(self, run: Run, job_id: str) -> bool:
+        """Local runs cannot outlive their engine, so there is nothing to adopt."""
+        return False
+
+    def running(self) -> list[str]:
+        """Names of the runs still going."""
+        return list(self._procs)
