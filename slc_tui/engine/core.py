@@ -89,18 +89,11 @@ class Engine:
         self._interrupt: int | None = None
         self._next_progress = 0.0
         self._wake_r: int | None = None
+        check_plans(self.plans, len(budget))
         for plan in self.plans:
             for run in plan.runs:
-                if run.name in self.runs:
-                    raise EngineError(f"two grids have a run named {run.name!r}; rename a grid")
                 self.runs[run.name] = run
                 self._grid_of[run.name] = plan.name
-                if run.num_cpu > len(budget) and not run.options.oversubscribe:
-                    raise EngineError(
-                        f"run {run.name!r} needs {run.num_cpu} CPUs but the CPU budget is "
-                        f"{len(budget)}; raise --max-cpus, lower num_cpu, or set "
-                        "oversubscribe = true in [run]"
-                    )
 
     # -- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -423,6 +416,22 @@ class Engine:
             if ready:
                 with suppress(BlockingIOError):
                     os.read(self._wake_r, 512)
+
+
+def check_plans(plans: Sequence[GridPlan], budget: int) -> None:
+    """Raise EngineError when a run needs more CPUs than the budget, or two share a name."""
+    names: set[str] = set()
+    for plan in plans:
+        for run in plan.runs:
+            if run.name in names:
+                raise EngineError(f"two grids have a run named {run.name!r}; rename a grid")
+            names.add(run.name)
+            if run.num_cpu > budget and not run.options.oversubscribe:
+                raise EngineError(
+                    f"run {run.name!r} of {plan.source or plan.name} needs {run.num_cpu} CPUs "
+                    f"but the CPU budget is {budget}; raise --max-cpus, lower num_cpu, or set "
+                    "oversubscribe = true in [run]"
+                )
 
 
 def engine_alive(meta: dict[str, Any]) -> bool:

@@ -1,0 +1,154 @@
+"""The ``slc-tui`` command: run grids (dashboard or headless), dry-run, attach, status."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from slc_tui import __version__
+
+USAGE_ERROR, INTERRUPTED = 2, 130
+
+EPILOG = """\
+commands:
+  slc-tui GRID.toml [GRID.toml ...]   run the grids with the dashboard (default)
+  slc-tui attach GRID.toml            dashboard on a sweep run by another slc-tui process
+  slc-tui status GRID.toml [--json]   one-shot table of a sweep's state
+
+exit status: 0 all runs succeeded, 1 some run failed, 2 bad input or usage, 130 interrupted
+"""
+
+
+def _cpus(text: str) -> int | str:
+    if text == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a positive integer or 'auto', got {text!r}"
+        ) from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer or 'auto', got {text!r}")
+    return value
+
+
+def _nonneg(kind: type) -> Any:
+    def parse(text: str) -> Any:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+        return value
+
+    return parse
+
+
+def run_parser() -> argparse.ArgumentParser:
+    """The parser of ``slc-tui GRID.toml ...``."""
+    p = argparse.ArgumentParser(
+        prog="slc-tui",
+        description="Run experiment grids (TOML grid files) in parallel inside the CPU budget, "
+        "with a live dashboard, a headless mode, resume and a Slurm backend.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("grids", nargs="+", metavar="GRID.toml", help="grid files to run")
+    p.add_argument(
+        "--no-ui",
+        action="store_true",
+        help="headless: one line per event, a summary, the exit status",
+    )
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the plan (tree, names, output dirs, packing); run nothing",
+    )
+    p.add_argument(
+        "--max-cpus",
+        type=_cpus,
+        metavar="N|auto",
+        help="CPU budget (default: [run] max_cpus, else the physical cores)",
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="skip runs that succeeded; rerun failed, cancelled and lost ones",
+    )
+    p.add_argument(
+        "--retries", type=_nonneg(int), metavar="N", help="retry a failed run up to N times"
+    )
+    p.add_argument(
+        "--timeout",
+        type=_nonneg(float),
+        metavar="S",
+        help="stop and fail a run after S seconds (0: no limit)",
+    )
+    p.add_argument(
+        "--fail-fast",
+        action="store_true",
+        default=None,
+        help="start no new run after the first failure",
+    )
+    p.add_argument("--backend", choices=("local", "slurm"), help="where runs go")
+    p.add_argument(
+        "--oversubscribe",
+        action="store_true",
+        default=None,
+        help="allow runs of more ranks than the CPU budget",
+    )
+    p.add_argument(
+        "--no-mouse",
+        action="store_true",
+        help="dashboard without mouse support (for terminals that garble it)",
+    )
+    p.add_argument("--version", action="version", version=f"slc-tui {__version__}")
+    return p
+
+
+def _one_grid_parser(command: str, help_text: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"slc-tui {command}", description=help_text)
+    p.add_argument("grid", metavar="GRID.toml", help="the grid file of the sweep")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``slc-tui``; returns the exit status."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if args and args[0] == "status":
+            p = _one_grid_parser("status", "Print a sweep's state from its ledger.")
+            p.add_argument("--json", action="store_true", help="JSON for scripts")
+            ns = p.parse_args(args[1:])
+            from slc_tui.status import status_command
+
+            return status_command(ns.grid, as_json=ns.json)
+        if args and args[0] == "attach":
+            p = _one_grid_parser("attach", "Open the dashboard on a sweep run elsewhere.")
+            p.add_argument("--no-mouse", action="store_true", help="no mouse support")
+            ns = p.parse_args(args[1:])
+            from slc_tui.status import attach_command
+
+            return attach_command(ns.grid, no_mouse=ns.no_mouse)
+        ns = run_parser().parse_args(args)
+        from slc_tui.sweep import sweep_command
+
+        return sweep_command(ns)
+    except KeyboardInterrupt:
+        return INTERRUPTED
+
+
+def fail(message: str) -> int:
+    """Print a usage or input error and return exit status 2."""
+    print(f"slc-tui: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def interactive() -> bool:
+    """True when stdin and stderr are terminals (the dashboard draws on stderr)."""
+    return sys.stdin.isatty() and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"

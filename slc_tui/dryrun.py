@@ -1,0 +1,58 @@
+"""``--dry-run``: the plan as text (summary, tree of runs, packing into the CPU budget)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import IO
+
+from slc_tui.plan import GridPlan, Run, pack_waves
+
+
+def _rel(path: str) -> str:
+    rel = os.path.relpath(path)
+    return path if rel.startswith("..") else rel
+
+
+def print_plan(plans: Sequence[GridPlan], budget: list[int], out: IO[str]) -> None:
+    """Print every grid's runs as a tree grid -> variant -> run, then how they pack."""
+    runs = [r for p in plans for r in p.runs]
+    for plan in plans:
+        variants = {r.variant for r in plan.runs}
+        out.write(
+            f"\n{plan.name}  ({len(plan.runs)} runs, {len(variants)} variants"
+            f"{', ' + plan.source if plan.source else ''})\n"
+        )
+        by_variant: dict[str, list[Run]] = {}
+        for run in plan.runs:
+            by_variant.setdefault(run.variant, []).append(run)
+        groups = list(by_variant.items())
+        for gi, (variant, group) in enumerate(groups):
+            last_group = gi == len(groups) - 1
+            ranks = group[0].num_cpu
+            out.write(
+                f"{'└─' if last_group else '├─'} {variant}  "
+                f"({len(group)} run{'s' if len(group) != 1 else ''}, "
+                f"{ranks} rank{'s' if ranks != 1 else ''} each)\n"
+            )
+            stem = "   " if last_group else "│  "
+            width = max(len(r.name) for r in group)
+            for ri, run in enumerate(group):
+                branch = "└─" if ri == len(group) - 1 else "├─"
+                out.write(f"{stem}{branch} {run.name.ljust(width)}  {_rel(run.output_dir)}\n")
+    waves = pack_waves(runs, len(budget))
+    cores = ",".join(map(str, budget))
+    sizes = sorted({min(r.num_cpu, len(budget)) for r in runs})
+    widest = max((len(w) for w in waves), default=0)
+    out.write(
+        f"\nCPU budget: {len(budget)} cpus (cores {cores}); runs take "
+        f"{'/'.join(map(str, sizes))} cpu{'s' if sizes != [1] else ''} each; "
+        f"up to {widest} run{'s' if widest != 1 else ''} at a time, "
+        f"{len(runs)} runs in {len(waves)} wave{'s' if len(waves) != 1 else ''} "
+        "if runs take equally long\n"
+    )
+    for i, wave in enumerate(waves[:3], 1):
+        out.write(f"  wave {i}: {', '.join(r.name for r in wave)}\n")
+    if len(waves) > 3:
+        out.write(f"  ... {len(waves) - 3} more waves\n")
+    out.write("Nothing was run (--dry-run).\n")

@@ -1,0 +1,70 @@
+"""``slc-tui GRID.toml ...``: load, plan, then run headless or under the dashboard."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from slc_tui.cli import fail, interactive
+
+
+def sweep_command(ns: argparse.Namespace) -> int:
+    """Run the grid files of ``ns``; return the exit status of DESIGN.md."""
+    from slc_tui.engine import ledger as L
+    from slc_tui.engine.api import launch_background, ledger_paths, make_engine, wait_for_engine
+    from slc_tui.engine.budget import budget_cores
+    from slc_tui.engine.core import EngineError, check_plans, engine_alive
+    from slc_tui.gridfile import GridFileError, load_grids
+    from slc_tui.headless import Printer, summary
+    from slc_tui.plan import PlanError, plan_specs
+
+    flags = {
+        "max_cpus": ns.max_cpus,
+        "retries": ns.retries,
+        "timeout": ns.timeout,
+        "fail_fast": ns.fail_fast,
+        "backend": ns.backend,
+        "oversubscribe": ns.oversubscribe,
+    }
+    try:
+        specs = load_grids(ns.grids)
+        plans = plan_specs(specs, flags)
+        options = specs[0].options.override(**flags)
+        budget = budget_cores(options.max_cpus)
+        check_plans(plans, len(budget))
+    except (GridFileError, PlanError, EngineError) as exc:
+        return fail(str(exc))
+    if ns.dry_run:
+        from slc_tui.dryrun import print_plan
+
+        for spec in specs:
+            spec.grid.print()
+        print_plan(plans, budget, sys.stdout)
+        return 0
+    paths = ledger_paths(plans)
+    for path in paths:
+        if path.exists() and engine_alive(L.Ledger.open(path).meta()):
+            return fail(
+                f"{path.stem!r} is already running; watch it with "
+                f"'slc-tui attach {ns.grids[0]}' or stop it first"
+            )
+    headless = ns.no_ui or not interactive()
+    if headless:
+        if not ns.no_ui:
+            print("slc-tui: no terminal: running headless (--no-ui)", file=sys.stderr)
+        printer = Printer()
+        try:
+            engine = make_engine(plans, options, resume=ns.resume, listeners=[printer])
+            status = engine.run()
+        except EngineError as exc:
+            return fail(str(exc))
+        summary(sorted(engine.records.values(), key=lambda r: r.idx))
+        return status
+    from slc_tui.ui.app import run_dashboard
+
+    proc = launch_background(plans, options, resume=ns.resume)
+    try:
+        wait_for_engine(paths, proc)
+    except RuntimeError as exc:
+        return fail(str(exc))
+    return run_dashboard(paths, owns_engine=True, no_mouse=ns.no_mouse)
