@@ -83,8 +83,11 @@ def num_procs() -> int:
 
 
 def msg(m: object, string: str = "") -> None:
-    """Print ``m`` prefixed with the rank of the calling process."""
-    print(f"Message from {proc_id()}: {string} \t {m}")
+    """Print ``m`` prefixed with the rank of the calling process (one write, one line)."""
+    # A single write: print() writes the text and the newline separately, and mpiexec can
+    # interleave two ranks' output between them when stdout is unbuffered.
+    sys.stdout.write(f"Message from {proc_id()}: {string} \t {m}\n")
+    sys.stdout.flush()
 
 
 def broadcast(x: Any, root: int = 0) -> Any:
