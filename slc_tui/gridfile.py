@@ -14,6 +14,7 @@ Path rules:
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -90,6 +91,8 @@ def _show(value: Any) -> str:
     """``value`` as it looks in TOML (``"four"``, ``true``), for messages."""
     import json
 
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
     try:
         return json.dumps(value)
     except (TypeError, ValueError):
@@ -269,7 +272,7 @@ def _grid_name(p: Problems, value: Any) -> str:
     if set(name) - _NAME_CHARS or name[0] in ".-" or len(name) > 200:
         raise p.error(
             ("grid", "name"),
-            f"{name!r} cannot serve as a file name; use letters, digits, '_', '-' and '.' "
+            f"{_show(name)} cannot serve as a file name; use letters, digits, '_', '-' and '.' "
             "(not first), at most 200 characters",
         )
     return name
@@ -288,7 +291,9 @@ def _run_options(p: Problems, run: dict[str, Any], slurm: dict[str, Any]) -> Run
             kw[key] = _number(p, at, value, integer=False)
         elif key == "backend":
             if value not in BACKENDS:
-                raise p.error(at, f"{value!r} is not a backend; use one of {', '.join(BACKENDS)}")
+                raise p.error(
+                    at, f"{_show(value)} is not a backend; use one of {', '.join(BACKENDS)}"
+                )
             kw[key] = value
         elif key == "mpiexec":
             kw[key] = _text(p, at, value)
@@ -372,12 +377,15 @@ def load_grids(paths: Iterable[str | Path], *, check_thunk: bool = True) -> list
         spec = load_grid(path, check_thunk=check_thunk)
         for other in specs:
             if other.path == spec.path:
-                raise GridFileError(f"{spec.shown_path}: the grid file is given twice", spec.path)
+                raise GridFileError(
+                    f"{spec.shown_path}: the grid file is given twice (also as {other.shown_path})",
+                    spec.path,
+                )
             if other.name == spec.name and other.data_dir == spec.data_dir:
                 raise spec.error(
                     "grid.name",
-                    f"{spec.name!r} is also the name of {other.shown_path} with the same data_dir "
-                    f"{spec.data_dir}; give one of them another name or data_dir, "
+                    f"{_show(spec.name)} is also the name of {other.shown_path} with the same "
+                    f"data_dir {spec.data_dir}; give one of them another name or data_dir, "
                     "so that their ledgers and run folders stay apart",
                 )
         specs.append(spec)

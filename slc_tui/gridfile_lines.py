@@ -154,7 +154,7 @@ def syntax_location(message: str, text: str) -> tuple[str, int | None, int | Non
     if m is None:
         return message, None, None
     if m.group("line") is None:
-        return m.group("msg"), text.rstrip("\n").count("\n") + 1, None
+        return f"{m.group('msg')} at the end of the file", text.rstrip("\n").count("\n") + 1, None
     return m.group("msg"), int(m.group("line")), int(m.group("col"))
 
 
