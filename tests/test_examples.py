@@ -134,7 +134,7 @@ def launch(
 
 
 def test_two_mpi_ranks_log_once_and_reproduce(tmp_path: Path) -> None:
-    hp = {"seed": 7, "epochs": 4, "pop_size": 12}
+    hp: dict[str, Any] = {"seed": 7, "epochs": 4, "pop_size": 12}
     runs = [launch(tmp_path, name, n, **hp) for name, n in (("a", 2), ("b", 2), ("one", 1))]
     for proc, _ in runs:
         assert proc.returncode == 0, proc.stderr
