@@ -1,0 +1,183 @@
+"""The Textual dashboard: a thin App around the main screen, and :func:`run_dashboard`.
+
+The App only reads the ledgers and log files and sends commands; the engine is another
+process, so closing the dashboard (or losing the terminal) never stops the sweep unless the
+user says so.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any, ClassVar
+
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from slc_tui.engine.ledger import PENDING, RUNNING
+from slc_tui.ui.main_screen import MainScreen
+from slc_tui.ui.model import SweepModel
+from slc_tui.ui.quit_dialog import LEAVE, STOP, QuitDialog
+
+INTERRUPTED = 130
+"""Exit status after the user stopped the runs (or the dashboard was interrupted)."""
+HANGUP = 129
+"""Exit status after the terminal went away (the sweep goes on)."""
+STOP_WAIT = 15.0
+"""Seconds the dashboard waits for the engine to confirm a stop before it quits anyway."""
+SHUTDOWN_WATCHDOG = 5.0
+"""Seconds a hung-up dashboard may take to shut down before it exits hard."""
+LEDGER_WAIT = 15.0
+"""Seconds :func:`run_dashboard` waits for a starting engine to create its ledger."""
+
+
+class SlcApp(App[int]):
+    """The dashboard on one or more grids' ledgers."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "slc-tui"
+    ENABLE_COMMAND_PALETTE = False
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+c", "request_quit", "quit", show=False, priority=True),
+    ]
+
+    def __init__(
+        self,
+        ledger_paths: list[Path],
+        *,
+        owns_engine: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__()
+        self.ledger_paths = [Path(p) for p in ledger_paths]
+        """The ledgers shown, one per grid."""
+        self.owns_engine = owns_engine
+        """Whether this process started the engine (changes wording only)."""
+        self.model = SweepModel.open(self.ledger_paths, clock)
+        """The sweep, as read from the ledgers."""
+        self.animation_level = "none"
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop_since: float | None = None
+
+    def on_mount(self) -> None:
+        """Show the main screen."""
+        self._loop = asyncio.get_running_loop()
+        self.push_screen(MainScreen(self.model))
+
+    def action_request_quit(self) -> None:
+        """Quit; with runs still going, ask whether to stop them or leave them running."""
+        if self._stop_since is not None or isinstance(self.screen, QuitDialog):
+            return
+        if not self.model.active():
+            self.exit(self.model.exit_status())
+            return
+        states = [r.state for r in self.model.runs.values()]
+        dialog = QuitDialog(states.count(RUNNING), states.count(PENDING), self.owns_engine)
+        self.push_screen(dialog, self._quit_answered)
+
+    def _quit_answered(self, answer: str | None) -> None:
+        if answer == LEAVE:
+            self.exit(0, message=self.leave_message())
+        elif answer == STOP:
+            self.stop_all_and_quit()
+
+    def leave_message(self) -> str:
+        """What the terminal says after quitting with the runs left running."""
+        grids = [str(m.get("grid_file") or m.get("grid_name") or "GRID.toml")
+                 for m in self.model.metas]  # fmt: skip
+        return f"slc-tui: the sweep goes on; `slc-tui attach {' '.join(grids)}` shows it again."
+
+    def stop_all_and_quit(self) -> None:
+        """Tell every live engine to stop all runs, then quit once they are down."""
+        for li, alive in enumerate(self.model.alive()):
+            if alive:
+                self.model.send(li, "stop_all")
+        self._stop_since = time.monotonic()
+        self.notify("stopping all runs…", timeout=STOP_WAIT)
+        self.set_interval(0.2, self._check_stopped)
+
+    def _check_stopped(self) -> None:
+        assert self._stop_since is not None
+        self.model.poll()
+        waited = time.monotonic() - self._stop_since
+        if not self.model.active() or waited > STOP_WAIT:
+            self.exit(INTERRUPTED)
+
+    def hangup(self, status: int = HANGUP) -> None:
+        """Shut down from a signal handler (thread-safe); the sweep goes on."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self.exit, status)
+
+    def on_unmount(self) -> None:
+        """Close the ledgers."""
+        self.model.close()
+
+
+def _watchdog(status: int) -> None:
+    time.sleep(SHUTDOWN_WATCHDOG)
+    os._exit(status)
+
+
+def install_signal_handlers(app: SlcApp) -> Callable[[], None]:
+    """Quit cleanly on SIGHUP and SIGTERM; return a function that restores the old handlers.
+
+    The SIGHUP handler first resets SIGCONT: after a real hangup Textual's SIGCONT handler
+    would re-enter application mode on the dead terminal and hang the shutdown. A watchdog
+    exits hard if shutdown hangs anyway.
+    """
+    previous: dict[int, Any] = {}
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        status = HANGUP if signum == signal.SIGHUP else 128 + signum
+        if signum == signal.SIGHUP:
+            signal.signal(signal.SIGCONT, signal.SIG_DFL)
+        signal.signal(signum, signal.SIG_IGN)
+        threading.Thread(target=_watchdog, args=(status,), daemon=True).start()
+        app.hangup(status)
+
+    for signum in (signal.SIGHUP, signal.SIGTERM):
+        previous[signum] = signal.signal(signum, handler)
+
+    def restore() -> None:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
+
+    return restore
+
+
+def _wait_for(paths: list[Path], seconds: float) -> list[Path]:
+    deadline = time.monotonic() + seconds
+    while True:
+        missing = [p for p in paths if not p.exists()]
+        if not missing or time.monotonic() > deadline:
+            return missing
+        time.sleep(0.05)
+
+
+def run_dashboard(ledger_paths: list[Path], *, owns_engine: bool, no_mouse: bool = False) -> int:
+    """Open the dashboard on ``ledger_paths`` until the user quits; return the exit status.
+
+    0 when every run succeeded (or the user left them running), 1 when some failed, 130 when
+    the user stopped them, 129 when the terminal hung up. With ``owns_engine`` the ledgers
+    may not exist yet: the engine that was just started creates them.
+    """
+    paths = [Path(p) for p in ledger_paths]
+    missing = _wait_for(paths, LEDGER_WAIT if owns_engine else 0)
+    if missing:
+        print(f"slc-tui: no ledger at {missing[0]}: has this grid run here?")
+        return 2
+    app = SlcApp(paths, owns_engine=owns_engine)
+    restore = install_signal_handlers(app)
+    try:
+        result = app.run(mouse=not no_mouse)
+    finally:
+        restore()
+    if result is None:
+        return app.return_code or 0
+    return int(result)

@@ -1,0 +1,92 @@
+"""Glyphs, colours and one-line labels for runs, variants and grids."""
+
+from __future__ import annotations
+
+from rich.text import Text
+
+from slc_tui.engine.ledger import (
+    CANCELLED,
+    FAILED,
+    LOST,
+    PENDING,
+    RUNNING,
+    SUCCEEDED,
+    RunRecord,
+)
+from slc_tui.ui.model import VariantSummary, fmt_num, run_metric, short_metric
+
+GLYPHS = {
+    PENDING: "○",
+    RUNNING: "●",
+    SUCCEEDED: "✔",
+    FAILED: "✘",
+    CANCELLED: "⊘",
+    LOST: "?",
+}
+"""One glyph per state: the states stay apart without colour (NO_COLOR)."""
+STYLES = {
+    PENDING: "dim",
+    RUNNING: "bold yellow",
+    SUCCEEDED: "green",
+    FAILED: "bold red",
+    CANCELLED: "magenta",
+    LOST: "magenta",
+}
+"""The colour of each state."""
+WORDS = {
+    PENDING: "pending",
+    RUNNING: "running",
+    SUCCEEDED: "done",
+    FAILED: "failed",
+    CANCELLED: "cancelled",
+    LOST: "lost",
+}
+"""How the header and summaries name each state."""
+
+
+def glyph(state: str) -> Text:
+    """The state's glyph in its colour."""
+    text = Text()
+    text.append(GLYPHS.get(state, "?"), style=STYLES.get(state, ""))
+    return text
+
+
+def seed_label(run: RunRecord) -> str:
+    """``s0`` for seed 0; the run name when it has no seed."""
+    return f"s{run.seed}" if run.seed is not None else run.name
+
+
+def run_label(run: RunRecord, seed_width: int = 4) -> Text:
+    """A seed run's tree label: glyph, seed, epoch and main metric (or failure reason)."""
+    text = glyph(run.state)
+    text.append(f" {seed_label(run):<{seed_width}} ")
+    if run.epoch is not None:
+        text.append(f"ep {run.epoch:>3}", style="dim")
+    if run.state == FAILED and run.reason:
+        text.append(f"  {run.reason}", style="red")
+    elif metric := run_metric(run):
+        text.append(f"  {short_metric(metric[0])} {fmt_num(metric[1])}")
+    elif run.state == RUNNING and run.queue_state:
+        text.append(f"  {run.queue_state}", style="dim")
+    return text
+
+
+def summary_text(summary: VariantSummary) -> Text:
+    """``4/9 ✘1 ●2``: runs done out of all, then failed, running and lost counts."""
+    text = Text()
+    text.append(f"{summary.done}/{summary.total}", style="green" if summary.done else "dim")
+    for state in (FAILED, RUNNING, CANCELLED, LOST):
+        if summary.states[state]:
+            text.append(f" {GLYPHS[state]}{summary.states[state]}", style=STYLES[state])
+    return text
+
+
+def group_label(name: str, summary: VariantSummary, metric: str = "") -> Text:
+    """A variant or grid label: its name, then its summary and mean metric."""
+    text = Text()
+    text.append(name, style="bold")
+    text.append("  ")
+    text.append_text(summary_text(summary))
+    if metric:
+        text.append(f"  {metric}", style="dim")
+    return text

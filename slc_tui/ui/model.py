@@ -1,0 +1,205 @@
+"""What the dashboard knows about the sweep: every run of every ledger, polled incrementally.
+
+Pure Python (no Textual), so it is cheap to test. The screen calls :meth:`SweepModel.poll`
+about twice a second; only runs whose ``rev`` moved are read again, so 10,000 runs stay cheap.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from slc_tui.engine.ledger import FAILED, FINISHED, PENDING, RUNNING, SUCCEEDED, Ledger, RunRecord
+from slc_tui.engine.progress import main_metric
+
+RunKey = tuple[int, str]
+"""A run's identity in the dashboard: (ledger index, run name)."""
+
+
+def engine_alive(meta: dict[str, Any]) -> bool:
+    """Whether the engine named in a ledger's meta still lives (pid and start time match)."""
+    from slc_tui.entrypoint import process_start_time
+
+    token = str(meta.get("engine_token") or "")
+    pid_s, _, start = token.partition(":")
+    if not pid_s.isdigit():
+        return False
+    return process_start_time(int(pid_s)) == start
+
+
+def short_metric(name: str) -> str:
+    """A compact label for a metric column (``AverageEpRet`` -> ``AvgRet``)."""
+    return name.replace("Average", "Avg").replace("EpRet", "Ret")
+
+
+def fmt_num(value: Any) -> str:
+    """A metric value in at most about seven characters."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return str(value)
+    if math.isnan(value):
+        return "nan"
+    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
+        return f"{value:.2e}"
+    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
+
+
+def fmt_duration(seconds: float | None) -> str:
+    """``mm:ss`` or ``h:mm:ss``; ``--:--`` when unknown."""
+    if seconds is None or seconds < 0 or math.isinf(seconds):
+        return "--:--"
+    s = int(seconds)
+    h, rem = divmod(s, 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60:02d}:{rem % 60:02d}"
+
+
+def display_path(path: str) -> str:
+    """``path`` relative to the current directory when it lies below it."""
+    try:
+        rel = os.path.relpath(path)
+    except ValueError:
+        return path
+    return path if rel.startswith("..") else rel
+
+
+def run_metric(run: RunRecord) -> tuple[str, Any] | None:
+    """The run's main metric (name, latest value), if it reported one."""
+    name = main_metric(list(run.metrics))
+    return (name, run.metrics[name]) if name else None
+
+
+@dataclass
+class VariantSummary:
+    """Counts over a variant's (or a grid's) runs."""
+
+    total: int = 0
+    states: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def done(self) -> int:
+        """Runs that succeeded."""
+        return self.states[SUCCEEDED]
+
+
+class SweepModel:
+    """All runs of one or more ledgers, kept up to date by :meth:`poll`."""
+
+    def __init__(self, ledgers: list[Ledger], clock: Callable[[], float] = time.time) -> None:
+        self.ledgers = ledgers
+        """One ledger per grid, in the order given."""
+        self.clock = clock
+        """Where "now" comes from (tests freeze it)."""
+        self.runs: dict[RunKey, RunRecord] = {}
+        """Every run, by key."""
+        self.variants: dict[tuple[int, str], list[RunKey]] = {}
+        """Each variant's runs, in plan order, by (ledger index, variant name)."""
+        self.metas: list[dict[str, Any]] = [{} for _ in ledgers]
+        """Each ledger's meta values."""
+        self._revs = [0] * len(ledgers)
+
+    @classmethod
+    def open(cls, paths: list[Path], clock: Callable[[], float] = time.time) -> SweepModel:
+        """Open the ledgers at ``paths`` (FileNotFoundError when one is missing)."""
+        return cls([Ledger.open(p) for p in paths], clock)
+
+    def grid_name(self, li: int) -> str:
+        """The grid name of ledger ``li``."""
+        return str(self.metas[li].get("grid_name") or self.ledgers[li].path.stem)
+
+    def poll(self) -> set[RunKey]:
+        """Read what changed since the last poll; return the keys of changed runs."""
+        changed: set[RunKey] = set()
+        for li, ledger in enumerate(self.ledgers):
+            self.metas[li] = ledger.meta()
+            for run in ledger.runs(since_rev=self._revs[li]):
+                key = (li, run.name)
+                if key not in self.runs:
+                    self.variants.setdefault((li, run.variant), []).append(key)
+                self.runs[key] = run
+                self._revs[li] = max(self._revs[li], run.rev)
+                changed.add(key)
+        return changed
+
+    def send(self, key_or_li: RunKey | int, verb: str) -> None:
+        """Send ``verb`` to the engine of a run (targeting it) or of ledger index ``li``."""
+        if isinstance(key_or_li, tuple):
+            li, name = key_or_li
+            self.ledgers[li].send(verb, name)
+        else:
+            self.ledgers[key_or_li].send(verb)
+
+    def close(self) -> None:
+        """Close every ledger."""
+        for ledger in self.ledgers:
+            ledger.close()
+
+    # -- summaries --------------------------------------------------------------------------
+    def counts(self) -> Counter[str]:
+        """Runs per state over all ledgers."""
+        return Counter(r.state for r in self.runs.values())
+
+    def summary(self, keys: list[RunKey]) -> VariantSummary:
+        """Counts over the runs ``keys``."""
+        return VariantSummary(len(keys), Counter(self.runs[k].state for k in keys))
+
+    def cpus(self) -> tuple[int, int]:
+        """(CPUs used by running runs, CPU budget over all engines)."""
+        used = sum(r.num_cpu for r in self.runs.values() if r.state == RUNNING)
+        budgets: dict[str, int] = {}
+        for meta in self.metas:
+            budgets[str(meta.get("engine_token"))] = int(meta.get("max_cpus") or 0)
+        return used, sum(budgets.values())
+
+    def alive(self) -> list[bool]:
+        """Whether each ledger's engine lives."""
+        return [engine_alive(m) for m in self.metas]
+
+    def paused(self) -> bool:
+        """Whether any engine holds back new runs."""
+        return any(bool(m.get("paused")) for m in self.metas)
+
+    def active(self) -> bool:
+        """Whether a live engine still has runs to start or finish."""
+        alive = self.alive()
+        return any(alive[li] and r.state in (PENDING, RUNNING) for (li, _), r in self.runs.items())
+
+    def elapsed(self) -> float | None:
+        """Seconds since the first engine started (until the last one ended)."""
+        starts = [float(m["started"]) for m in self.metas if m.get("started")]
+        if not starts:
+            return None
+        ends = [m.get("ended") for m in self.metas]
+        end = max(float(e) for e in ends) if ends and all(ends) else self.clock()
+        return end - min(starts)
+
+    def eta(self) -> float | None:
+        """Seconds until all runs end, from the mean duration of finished runs."""
+        finished = [r for r in self.runs.values() if r.state == SUCCEEDED and r.started]
+        todo = [r for r in self.runs.values() if r.state in (PENDING, RUNNING)]
+        if not todo:
+            return 0.0
+        if not finished:
+            return None
+        mean = sum((r.ended or r.started or 0) - (r.started or 0) for r in finished)
+        mean /= len(finished)
+        now = self.clock()
+        work = 0.0
+        for r in todo:
+            left = mean if r.state == PENDING else max(mean - (now - (r.started or now)), 0.0)
+            work += left * max(r.num_cpu, 1)
+        _, budget = self.cpus()
+        return work / max(budget, 1)
+
+    def exit_status(self) -> int:
+        """0 when every run succeeded, 1 when any failed or ended otherwise."""
+        states = {r.state for r in self.runs.values()}
+        if states <= {SUCCEEDED}:
+            return 0
+        if states & (FINISHED - {SUCCEEDED}) or FAILED in states:
+            return 1
+        return 0

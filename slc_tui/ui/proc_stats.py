@@ -1,0 +1,57 @@
+"""CPU% and memory of a run's whole process tree (psutil), for the selected run only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass
+class TreeUsage:
+    """What a process tree uses right now."""
+
+    cpu: float
+    """CPU percent summed over the processes (100 per busy core)."""
+    rss: int
+    """Resident memory in bytes, summed."""
+    procs: int
+    """How many processes the tree has."""
+
+
+class ProcessSampler:
+    """Samples one process tree; keeps psutil objects so CPU% covers the time between calls."""
+
+    def __init__(self) -> None:
+        self._procs: dict[int, Any] = {}
+
+    def sample(self, pid: int | None) -> TreeUsage | None:
+        """The usage of ``pid`` and its descendants, or None when it is gone."""
+        import psutil
+
+        if pid is None:
+            return None
+        try:
+            root = self._procs.get(pid) or psutil.Process(pid)
+            tree = [root, *root.children(recursive=True)]
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+            self._procs.clear()
+            return None
+        known: dict[int, Any] = {}
+        cpu, rss = 0.0, 0
+        for proc in tree:
+            proc = self._procs.get(proc.pid, proc)
+            try:
+                cpu += proc.cpu_percent(None)
+                rss += proc.memory_info().rss
+            except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+                continue
+            known[proc.pid] = proc
+        self._procs = known
+        return TreeUsage(cpu, rss, len(known))
+
+
+def fmt_bytes(n: int) -> str:
+    """``61 MB``, ``1.2 GB``."""
+    if n >= 1e9:
+        return f"{n / 1e9:.1f} GB"
+    return f"{n / 1e6:.0f} MB"
