@@ -106,7 +106,9 @@ def test_bad_hyperparameters_raise(tmp_path: Path, hparams: dict[str, Any], mess
 
 def test_faulty_fails_in_the_chosen_rank_and_epoch(tmp_path: Path) -> None:
     with pytest.raises(faulty.InjectedFailure, match="rank 0 crashed at epoch 2"):
-        train_here(tmp_path, faulty.train, crash_rank=0, crash_epoch=2, pop_size=4)
+        train_here(tmp_path, faulty.train, crash_mode="raise", crash_epoch=2, pop_size=4)
+    rows = train_here(tmp_path / "ok", faulty.train, crash_rank=1, crash_mode="raise", epochs=3)
+    assert len(rows) == 3  # a single-process run has no rank 1
     assert len(progress(tmp_path)) == 2
     with pytest.raises(ValueError, match="crash_mode='boom' must be one of"):
         faulty.train(cartpole, crash_mode="boom")
@@ -193,10 +195,12 @@ def test_grid_files_exist() -> None:
 def test_every_variant_of_every_grid_runs(tmp_path: Path, path: Path) -> None:
     grid, variants = grid_runs(path)
     for i, params in enumerate(variants):
-        if params.get("epochs", 0) > 3 and "crash_rank" not in params:
+        if params.get("epochs", 0) > 3 and "crash_mode" not in params:
             params["epochs"] = 3
         proc, out = launch(tmp_path, f"v{i}", grid["num_cpu"], grid["thunk"], **params)
-        should_fail = params.get("elite_frac", 0.2) > 1 or params.get("crash_rank", -1) >= 0
+        should_fail = (
+            params.get("elite_frac", 0.2) > 1 or params.get("crash_mode", "none") != "none"
+        )
         assert (proc.returncode != 0) == should_fail, (params, proc.stderr[-2000:])
         if not should_fail:
             assert len(progress(out)) == params["epochs"]

@@ -1,9 +1,9 @@
 """A training function that fails on purpose, to show how slc-tui handles failing runs.
 
-It is :func:`slc_tui.examples.cem.train` plus three hyperparameters: ``crash_rank`` (the MPI
-rank that fails; -1 for none), ``crash_epoch`` (the epoch it fails at) and ``crash_mode``:
-``"raise"`` raises an exception, ``"exit"`` ends the rank's process abruptly (no Python
-clean-up, as a segfault would), ``"hang"`` blocks forever (for timeouts). A bad ``cem``
+It is :func:`slc_tui.examples.cem.train` plus three hyperparameters: ``crash_mode``
+(``"none"``; ``"raise"`` raises an exception, ``"exit"`` ends the rank's process abruptly with
+no Python clean-up, as a segfault would, ``"hang"`` blocks forever, for timeouts),
+``crash_rank`` (the MPI rank that fails) and ``crash_epoch`` (the epoch it fails at). A bad ``cem``
 hyperparameter (``elite_frac=1.5``, say) raises ``ValueError`` before training starts.
 """
 
@@ -17,7 +17,7 @@ from typing import Any, Callable
 from slc_tui.examples import cem
 from slc_tui.mpi_tools import proc_id
 
-CRASH_MODES = ("raise", "exit", "hang")
+CRASH_MODES = ("none", "raise", "exit", "hang")
 """The ways a rank can fail."""
 
 
@@ -42,21 +42,23 @@ def train(
     seed: int = 0,
     logger_kwargs: dict[str, Any] | None = None,
     epochs: int = 10,
-    crash_rank: int = -1,
+    crash_mode: str = "none",
+    crash_rank: int = 0,
     crash_epoch: int = 2,
-    crash_mode: str = "raise",
     **hparams: Any,
 ) -> dict[str, Any]:
     """Train with the cross-entropy method; rank ``crash_rank`` fails at ``crash_epoch``.
+
+    A ``crash_rank`` the job lacks (rank 1 of a single-process run, say) never fails.
 
     Args:
         env_fn: Builds the environment.
         seed: Seed of the run.
         logger_kwargs: Keyword arguments of the logger.
         epochs: Number of epochs.
-        crash_rank: The rank that fails (-1: none; a rank the job lacks never fails).
+        crash_mode: ``"none"``, ``"raise"``, ``"exit"`` or ``"hang"``.
+        crash_rank: The rank that fails.
         crash_epoch: The epoch at whose start it fails.
-        crash_mode: ``"raise"``, ``"exit"`` or ``"hang"``.
         **hparams: Further hyperparameters of :func:`slc_tui.examples.cem.train`.
     """
     if crash_mode not in CRASH_MODES:
@@ -64,7 +66,7 @@ def train(
 
     def maybe_crash(epoch: int) -> None:
         rank = proc_id()
-        if rank == crash_rank and epoch == crash_epoch:
+        if crash_mode != "none" and rank == crash_rank and epoch == crash_epoch:
             _crash(crash_mode, rank, epoch)
 
     return cem.train(
