@@ -269,18 +269,26 @@ class Engine:
                 state, reason = L.SUCCEEDED, ""
             else:
                 state, reason = L.FAILED, ex.reason
-            self._finish(ex.name, state, reason, ex.exit_code, ex.signal)
+            self._finish(ex.name, state, reason, ex.exit_code, ex.signal, explain=not forced)
 
     def _finish(
-        self, name: str, state: str, reason: str, code: int | None, sig: int | None
+        self,
+        name: str,
+        state: str,
+        reason: str,
+        code: int | None,
+        sig: int | None,
+        *,
+        explain: bool = True,
     ) -> None:
+        """Record the end of a run; ``explain`` adds the reason read from its log."""
         run = self.runs[name]
         self.slots.give(self._cores.pop(name, []))
         self._deadline.pop(name, None)
         self._read_progress(name)
         self._tails.pop(name, None)
         tail = read_tail(Path(run.output_dir) / "output.log")
-        if state == L.FAILED:
+        if state == L.FAILED and explain:
             log_reason = failure_reason(tail, code, sig)
             reason = (
                 f"{reason}: {log_reason}"

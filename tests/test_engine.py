@@ -1,0 +1,238 @@
+"""The engine with real subprocesses: packing, pinning, MPI, states, retries, timeout, commands."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from engine_helpers import ledger, make_plan, run_plans, times, wait_for
+
+from slc_tui.engine import ledger as L
+from slc_tui.engine.api import ExperimentsFailed, make_engine
+from slc_tui.engine.core import EngineError
+from slc_tui.engine.events import RETRY, STARTED, Event
+from slc_tui.options import RunOptions
+from slc_tui.run_utils import ExperimentGrid
+
+pytestmark = pytest.mark.usefixtures("no_leftovers")
+
+
+def _max_overlap(intervals: list[tuple[float, float]]) -> int:
+    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
+    busy = best = 0
+    for _, step in points:
+        busy += step
+        best = max(best, busy)
+    return best
+
+
+def test_runs_pack_into_the_budget_and_overlap_when_they_fit() -> None:
+    plan = make_plan("pack", "work", {"seed": [0, 1, 2, 3], "secs": 0.6})
+    status, _, _ = run_plans(plan, max_cpus=2)
+    assert status == 0
+    spans = [(times(r.output_dir)["start"], times(r.output_dir)["end"]) for r in plan.runs]
+    assert _max_overlap(spans) == 2  # two at a time, never three
+
+
+def test_a_budget_of_one_runs_one_at_a_time() -> None:
+    plan = make_plan("one", "work", {"seed": [0, 1, 2], "secs": 0.3})
+    status, _, _ = run_plans(plan, max_cpus=1)
+    assert status == 0
+    spans = [(times(r.output_dir)["start"], times(r.output_dir)["end"]) for r in plan.runs]
+    assert _max_overlap(spans) == 1
+
+
+def test_runs_are_pinned_to_disjoint_cores() -> None:
+    plan = make_plan("pin", "work", {"seed": [0, 1], "secs": 0.6})
+    run_plans(plan, max_cpus=2)
+    cpus = [times(r.output_dir)["cpus"] for r in plan.runs]
+    assert all(len(c) == 1 for c in cpus)
+    assert cpus[0] != cpus[1]
+    records = {r.name: r for r in ledger("pin").runs()}
+    assert {records[r.name].cores for r in plan.runs} == {str(cpus[0][0]), str(cpus[1][0])}
+
+
+def test_an_mpi_run_has_two_ranks_on_their_own_cores() -> None:
+    plan = make_plan("mpi", "work", {"seed": 0, "secs": 0.2}, num_cpu=2)
+    status, _, _ = run_plans(plan, max_cpus=2)
+    assert status == 0
+    out = plan.runs[0].output_dir
+    r0, r1 = times(out, 0), times(out, 1)
+    assert (r0["size"], r0["in_mpi"], r0["omp"]) == ("2", "1", "1")
+    assert r0["cpus"] != r1["cpus"]
+    assert ledger("mpi").runs()[0].cores == "0,1"
+
+
+def test_a_failing_rank_ends_the_whole_run_promptly() -> None:
+    plan = make_plan("rank", "mpi_fail_rank1", {"seed": 0}, num_cpu=2)
+    status, _, _ = run_plans(plan, max_cpus=2)
+    assert status == 1
+    run = ledger("rank").runs()[0]
+    assert run.state == L.FAILED
+    assert run.reason == "MPI rank 1 raised ValueError: rank one broke"
+
+
+def test_failure_success_and_signal_are_recorded_with_reasons() -> None:
+    plans = [
+        make_plan("bad", "fail", {"seed": 3}),
+        make_plan("quiet", "nothing", {"seed": 0}),
+        make_plan("killed", "self_kill", {"seed": 0}),
+    ]
+    status, _, events = run_plans(*plans, max_cpus=2)
+    assert status == 1
+    bad = ledger("bad").runs()[0]
+    assert (bad.state, bad.exit_code) == (L.FAILED, 1)
+    assert bad.reason == "ValueError: bad hyperparameter for seed 3"
+    assert "about to fail" in bad.tail
+    assert "about to fail" in Path(bad.output_dir, "output.log").read_text()
+    assert ledger("quiet").runs()[0].state == L.SUCCEEDED
+    killed = ledger("killed").runs()[0]
+    assert (killed.state, killed.signal) == (L.FAILED, 9)
+    assert killed.reason.startswith("killed by SIGKILL")
+    assert [e.kind for e in events].count(STARTED) == 3
+
+
+def test_progress_is_read_into_the_ledger() -> None:
+    plan = make_plan("prog", "work", {"seed": 5, "epochs": 4, "secs": 0.2})
+    run_plans(plan)
+    run = ledger("prog").runs()[0]
+    assert run.epoch == 3
+    assert run.metrics["AverageEpRet"] == 45.0
+
+
+def test_retries_run_a_failed_run_again_and_keep_history() -> None:
+    plan = make_plan("flaky", "flaky", {"seed": 0}, retries=1)
+    status, _, events = run_plans(plan)
+    assert status == 0
+    run = ledger("flaky").runs()[0]
+    assert (run.state, run.attempt) == (L.SUCCEEDED, 2)
+    history = ledger("flaky").attempts(run.name)
+    assert [(a["attempt"], a["state"]) for a in history] == [(1, L.FAILED), (2, L.SUCCEEDED)]
+    assert any(e.kind == RETRY for e in events)
+    assert Path(run.output_dir, "output.1.log").read_text().count("first attempt fails") >= 1
+
+
+def test_a_timeout_stops_the_run_and_its_children() -> None:
+    plan = make_plan("slow", "hang", {"seed": 0}, timeout=1)
+    status, _, _ = run_plans(plan)
+    assert status == 1
+    run = ledger("slow").runs()[0]
+    assert (run.state, run.reason) == (L.FAILED, "timed out after 1 s")
+
+
+def test_fail_fast_starts_nothing_after_the_first_failure() -> None:
+    grid_bad = make_plan("ff", "fail", {"seed": 0})
+    grid_ok = make_plan("ff2", "work", {"seed": [1, 2, 3], "secs": 0.05})
+    status, _, _ = run_plans(grid_bad, grid_ok, max_cpus=1, fail_fast=True)
+    assert status == 1
+    assert ledger("ff").runs()[0].state == L.FAILED
+    rest = ledger("ff2").runs()
+    assert {r.state for r in rest} == {L.CANCELLED}
+    assert rest[0].reason == "not started: fail-fast"
+
+
+def test_resume_reruns_only_what_did_not_succeed(in_tmp: Path) -> None:
+    Path("bad_seed_10").touch()
+    plan = make_plan("res", "fail_if_file", {"seed": [0, 10]})
+    assert run_plans(plan)[0] == 1
+    first = times(plan.runs[0].output_dir)
+    Path("bad_seed_10").unlink()
+    plan = make_plan("res", "fail_if_file", {"seed": [0, 10]})
+    assert run_plans(plan, resume=True)[0] == 0
+    runs = {r.name: r for r in ledger("res").runs()}
+    assert runs["res_s0"].attempt == 1  # not run again
+    assert times(plan.runs[0].output_dir) == first
+    assert (runs["res_s10"].state, runs["res_s10"].attempt) == (L.SUCCEEDED, 2)
+    assert [a["state"] for a in ledger("res").attempts("res_s10")] == [L.FAILED, L.SUCCEEDED]
+
+
+def test_resume_runs_only_new_variants() -> None:
+    run_plans(make_plan("grow", "work", {"seed": [0], "secs": 0.05}))
+    _, _, events = run_plans(make_plan("grow", "work", {"seed": [0, 7], "secs": 0.05}), resume=True)
+    started = [e.run.name for e in events if e.kind == STARTED and e.run]
+    assert started == ["grow_s7"]
+
+
+def test_a_run_without_resume_runs_everything_again() -> None:
+    run_plans(make_plan("again", "work", {"seed": [0], "secs": 0.05}))
+    _, _, events = run_plans(make_plan("again", "work", {"seed": [0], "secs": 0.05}))
+    assert [e.run.name for e in events if e.kind == STARTED and e.run] == ["again_s0"]
+    assert ledger("again").runs()[0].attempt == 2
+
+
+def test_a_run_larger_than_the_budget_is_refused_before_anything_runs() -> None:
+    plan = make_plan("big", "work", {"seed": 0}, num_cpu=3)
+    with pytest.raises(EngineError, match="needs 3 CPUs but the CPU budget is 2"):
+        run_plans(plan, max_cpus=2)
+    assert not Path("data").exists()
+
+
+def test_oversubscribe_lets_a_large_run_take_the_whole_budget() -> None:
+    plan = make_plan("over", "work", {"seed": 0, "secs": 0.05}, num_cpu=3, oversubscribe=True)
+    status, _, _ = run_plans(plan, max_cpus=2)
+    assert status == 0
+    assert len(list(Path(plan.runs[0].output_dir).glob("times.*.json"))) == 3
+
+
+def test_stop_commands_cancel_running_and_pending_runs() -> None:
+    plan = make_plan("stop", "hang", {"seed": [0, 1, 2]})
+
+    def on_event(event: Event) -> None:  # a view in another process sends the same commands
+        if event.kind == STARTED and event.run and event.run.name == "stop_s0":
+            ledger("stop").send("stop", "stop_s0")
+            ledger("stop").send("stop", "stop_s2")  # still pending: cancelled, never started
+        elif event.kind == STARTED and event.run and event.run.name == "stop_s1":
+            ledger("stop").send("stop", "stop_s1")
+
+    status, _, _ = run_plans(plan, max_cpus=1, listeners=[on_event])
+    assert status == 1
+    runs = {r.name: r for r in ledger("stop").runs()}
+    assert {r.state for r in runs.values()} == {L.CANCELLED}
+    assert runs["stop_s0"].reason == "stopped by the user"
+    assert (runs["stop_s1"].attempt, runs["stop_s2"].attempt) == (1, 0)
+
+
+def test_pause_holds_new_runs_until_resume() -> None:
+    plan = make_plan("pause", "work", {"seed": [0, 1], "secs": 0.05})
+    engine = make_engine([plan], RunOptions(max_cpus=2))
+    engine.prepare()
+    ledger("pause").send("pause")
+    result: list[int] = []
+    thread = threading.Thread(target=lambda: result.append(engine.run()))
+    thread.start()
+    wait_for(lambda: ledger("pause").meta().get("paused"), what="the engine to pause")
+    time.sleep(0.5)
+    assert {r.state for r in ledger("pause").runs()} == {L.PENDING}
+    ledger("pause").send("resume")
+    thread.join(30)
+    assert result == [0]
+    assert {r.state for r in ledger("pause").runs()} == {L.SUCCEEDED}
+
+
+def test_experiment_grid_run_uses_the_engine_and_lists_failures(capsys) -> None:
+    grid = ExperimentGrid("api")
+    grid.add("seed", [0, 1])
+    with pytest.raises(ExperimentsFailed) as err:
+        grid.run("engine_thunks:fail", data_dir="data", max_cpus=2)
+    assert "api_s0: failed: ValueError: bad hyperparameter for seed 0" in str(err.value)
+    assert "api_s1" in str(err.value)
+    out = capsys.readouterr().out
+    assert "api_s0  failed" in out and "2 runs: 2 failed" in out
+
+
+def test_experiment_grid_run_with_a_callable_thunk(in_tmp: Path) -> None:
+    grid = ExperimentGrid("call")
+    grid.add("seed", [0, 1])
+    grid.add("secs", 0.05)
+    marker = in_tmp / "calls"
+
+    def train(seed: int, logger_kwargs: dict, secs: float) -> None:  # a closure: cloudpickled
+        os.makedirs(logger_kwargs["output_dir"], exist_ok=True)
+        with open(marker, "a") as f:
+            f.write(f"{seed}\n")
+
+    grid.run(train, data_dir="data", max_cpus=2)
+    assert sorted(marker.read_text().split()) == ["0", "1"]
