@@ -48,8 +48,10 @@ def run_plans(
 
 
 def ledger(name: str) -> Ledger:
-    """The ledger of grid ``name`` in ./data."""
-    return Ledger.open(ledger_path(Path("data").resolve(), name))
+    """The ledger of grid ``name`` in ./data (waiting for an engine to create it)."""
+    path = ledger_path(Path("data").resolve(), name)
+    wait_for(path.exists, what=f"the ledger {path}")
+    return Ledger.open(path)
 
 
 def times(output_dir: str, rank: int = 0) -> dict[str, Any]:

@@ -131,14 +131,24 @@ class Ledger:
 
     @classmethod
     def create(cls, path: str | os.PathLike[str]) -> Ledger:
-        """Open ``path`` for writing, creating the database (owner-only) if needed."""
+        """Open ``path`` for writing, creating the database (owner-only) if needed.
+
+        A new database is built under a temporary name and renamed into place, so a reader
+        never sees a ledger without its tables.
+        """
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            conn = cls._connect(tmp)
+            conn.executescript(_SCHEMA)
+            conn.close()
+            with suppress(OSError):
+                os.chmod(tmp, 0o600)
+            os.replace(tmp, path)
         conn = cls._connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.executescript(_SCHEMA)
-        with suppress(OSError):
-            os.chmod(path, 0o600)
         return cls(path, conn)
 
     @classmethod
