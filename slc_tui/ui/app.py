@@ -119,32 +119,36 @@ class SlcApp(App[int]):
         self.model.close()
 
 
-def _watchdog(status: int) -> None:
-    time.sleep(SHUTDOWN_WATCHDOG)
-    os._exit(status)
+def _watchdog(status: int, done: threading.Event) -> None:
+    if not done.wait(SHUTDOWN_WATCHDOG):
+        os._exit(status)
 
 
 def install_signal_handlers(app: SlcApp) -> Callable[[], None]:
-    """Quit cleanly on SIGHUP and SIGTERM; return a function that restores the old handlers.
+    """Quit cleanly on SIGHUP and SIGTERM; return a function to call once the app returned.
+
+    That function disarms the watchdog and restores the old handlers.
 
     The SIGHUP handler first resets SIGCONT: after a real hangup Textual's SIGCONT handler
     would re-enter application mode on the dead terminal and hang the shutdown. A watchdog
     exits hard if shutdown hangs anyway.
     """
     previous: dict[int, Any] = {}
+    done = threading.Event()
 
     def handler(signum: int, frame: FrameType | None) -> None:
         status = HANGUP if signum == signal.SIGHUP else 128 + signum
         if signum == signal.SIGHUP:
             signal.signal(signal.SIGCONT, signal.SIG_DFL)
         signal.signal(signum, signal.SIG_IGN)
-        threading.Thread(target=_watchdog, args=(status,), daemon=True).start()
+        threading.Thread(target=_watchdog, args=(status, done), daemon=True).start()
         app.hangup(status)
 
     for signum in (signal.SIGHUP, signal.SIGTERM):
         previous[signum] = signal.signal(signum, handler)
 
     def restore() -> None:
+        done.set()
         for signum, old in previous.items():
             signal.signal(signum, old)
 

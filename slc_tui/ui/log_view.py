@@ -87,9 +87,9 @@ class LogView(ScrollView, can_focus=True):
         start = self._traceback_line() if at_traceback else None
         if start is not None:
             self.following = False
-            self.scroll_to(y=start, animate=False, immediate=True)
+            self.scroll_to(y=start, animate=False, immediate=True, force=True)
         else:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, force=True, x_axis=False)
         self._update_title()
         self.refresh()
 
@@ -103,9 +103,10 @@ class LogView(ScrollView, can_focus=True):
             return
         self._resize()
         if self.following:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, force=True, x_axis=False)
         elif dropped:
-            self.scroll_to(y=max(self.scroll_y - dropped, 0), animate=False, immediate=True)
+            y = max(self.scroll_y - dropped, 0)
+            self.scroll_to(y=y, animate=False, immediate=True, force=True)
         self.refresh()
 
     def _read(self, skip_first: bool = False) -> int:
@@ -168,10 +169,15 @@ class LogView(ScrollView, can_focus=True):
             self.following = following
             self._update_title()
 
+    def on_resize(self) -> None:
+        """Stay at the end when following (the panel may have grown or shrunk)."""
+        if self.following:
+            self.scroll_end(animate=False, immediate=True, force=True, x_axis=False)
+
     def action_follow(self) -> None:
         """Jump to the end and follow it."""
         self.following = True
-        self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.scroll_end(animate=False, immediate=True, force=True, x_axis=False)
         self._update_title()
 
     def render_line(self, y: int) -> Strip:

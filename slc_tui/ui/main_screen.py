@@ -104,14 +104,17 @@ class MainScreen(Screen[None]):
         tree.rebuild()
         tree.focus()
         self.query_one(StatusBar).update()
-        first = self.first_selection()
-        if first is not None:
-            tree.select_data(first)
-            self.selected = first
-            self.show_selection(reload_log=True)
+        self.call_after_refresh(self._select_first)
         self.set_interval(LEDGER_POLL, self.poll_ledger)
         self.set_interval(LOG_POLL, self.query_one(LogView).poll)
         self.set_interval(STATS_POLL, self.refresh_selection)
+
+    def _select_first(self) -> None:
+        first = self.first_selection()
+        if first is not None:
+            self.query_one(VariantTree).select_data(first)
+            self.selected = first
+            self.show_selection(reload_log=True)
 
     def first_selection(self) -> NodeData | None:
         """What the cursor starts on: a running run, else a failed one, else the first run."""

@@ -24,13 +24,10 @@ RunKey = tuple[int, str]
 
 def engine_alive(meta: dict[str, Any]) -> bool:
     """Whether the engine named in a ledger's meta still lives (pid and start time match)."""
-    from slc_tui.entrypoint import process_start_time
+    from slc_tui.entrypoint import token_alive
 
     token = str(meta.get("engine_token") or "")
-    pid_s, _, start = token.partition(":")
-    if not pid_s.isdigit():
-        return False
-    return process_start_time(int(pid_s)) == start
+    return bool(token) and token_alive(token)
 
 
 def short_metric(name: str) -> str:

@@ -19,10 +19,13 @@ def status_word(model: SweepModel) -> tuple[str, str]:
     """What the engines are doing, and its style: running, paused, finished, stopped, gone."""
     alive = model.alive()
     statuses = {str(m.get("status") or "") for m in model.metas}
-    if model.active() and model.paused():
+    active = model.active()
+    if active and model.paused():
         return "paused", "bold yellow"
-    if any(alive) and "running" in statuses:
+    if active:
         return "running", "bold green"
+    if any(alive) and "running" in statuses:
+        return "all ended", "bold"
     if statuses <= {"finished"} and statuses:
         return "finished", "bold"
     if "stopped" in statuses:

@@ -1,0 +1,232 @@
+"""Pilot tests of the dashboard on a hand-filled ledger and a fake engine (no processes)."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from ui_fixtures import FakeEngine, clock, make_sweep, write_lines
+
+from slc_tui.engine.ledger import CANCELLED, Ledger
+from slc_tui.ui.app import SlcApp
+from slc_tui.ui.compare_table import CompareScreen
+from slc_tui.ui.curves import Curves
+from slc_tui.ui.help_screen import HelpScreen
+from slc_tui.ui.log_view import LogView
+from slc_tui.ui.quit_dialog import QuitDialog
+from slc_tui.ui.run_details import RunDetails
+from slc_tui.ui.variant_tree import VariantTree
+
+BIG = (160, 48)
+
+
+@pytest.fixture
+def ledger(in_tmp: Path) -> Ledger:
+    return make_sweep(in_tmp)
+
+
+@pytest.fixture
+def app(ledger: Ledger) -> SlcApp:
+    return SlcApp([ledger.path], clock=clock)
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Let the app run until ``condition()`` holds (fails after ``timeout`` seconds)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    assert condition(), "condition not met in time"
+
+
+def tree_of(app: SlcApp) -> VariantTree:
+    return app.screen.query_one(VariantTree)
+
+
+def leaf_texts(app: SlcApp) -> dict[str, str]:
+    return {key[1]: str(node.label) for key, node in tree_of(app)._runs.items()}
+
+
+async def select(pilot: Pilot, name: str) -> None:
+    tree = tree_of(pilot.app)  # type: ignore[arg-type]
+    tree.select_data(("run", (0, name)))
+    await until(pilot, lambda: pilot.app.screen.selected == ("run", (0, name)))
+
+
+async def test_tree_shows_names_states_and_selects_running_run(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        await until(pilot, lambda: len(leaf_texts(app)) == 9)
+        labels = leaf_texts(app)
+        assert labels["cartpole_pop16_s0"].startswith("✔ s0")
+        assert labels["cartpole_pop16_s20"].startswith("✘ s20")
+        assert labels["cartpole_pop32_s0"].startswith("● s0")
+        assert labels["cartpole_pop64_s20"].startswith("○ s20")
+        assert app.screen.selected == ("run", (0, "cartpole_pop32_s0"))
+        details = app.screen.query_one(RunDetails)
+        assert details.border_title == "cartpole_pop32_s0"
+        log = app.screen.query_one(LogView)
+        assert log.lines[-1].startswith("Epoch 12")
+
+
+async def test_log_follows_the_end(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        log = app.screen.query_one(LogView)
+        await until(pilot, lambda: log.lines and log.following)
+        out = Path(app.model.runs[(0, "cartpole_pop32_s0")].output_dir) / "output.log"
+        write_lines(out, [f"line {i}" for i in range(200)])
+        await until(pilot, lambda: log.lines[-1] == "line 199")
+        await until(pilot, lambda: log.scroll_y == log.max_scroll_y > 0)
+        assert log.following and log.border_subtitle == "following"
+
+
+async def test_failed_run_opens_at_its_traceback(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        await select(pilot, "cartpole_pop16_s20")
+        log = app.screen.query_one(LogView)
+        index = next(i for i, line in enumerate(log.lines) if line.startswith("Traceback"))
+        assert not log.following
+        await until(pilot, lambda: log.scroll_y == min(index, log.max_scroll_y))
+        await pilot.press("tab", "end")
+        assert log.following
+
+
+async def test_k_twice_stops_the_selected_run(app: SlcApp, ledger: Ledger) -> None:
+    engine = FakeEngine(ledger)
+    async with app.run_test(size=BIG) as pilot:
+        await select(pilot, "cartpole_pop32_s0")
+        await pilot.press("k")
+        assert engine.step() == []
+        await pilot.press("k")
+        assert engine.step() == [("stop", "cartpole_pop32_s0")]
+        leaf = tree_of(app)._runs
+        await until(pilot, lambda: str(leaf[(0, "cartpole_pop32_s0")].label).startswith("⊘"))
+        assert app.model.runs[(0, "cartpole_pop32_s0")].state == CANCELLED
+
+
+async def test_r_reruns_a_run_or_a_variants_failures(app: SlcApp, ledger: Ledger) -> None:
+    engine = FakeEngine(ledger)
+    async with app.run_test(size=BIG) as pilot:
+        await select(pilot, "cartpole_pop16_s0")
+        await pilot.press("r")
+        assert engine.step() == [("rerun", "cartpole_pop16_s0")]
+        tree_of(app).select_data(("variant", (0, "cartpole_pop16")))
+        await until(pilot, lambda: app.screen.selected == ("variant", (0, "cartpole_pop16")))
+        await pilot.press("r")
+        assert engine.step() == [("rerun", "cartpole_pop16_s20")]
+        await select(pilot, "cartpole_pop32_s0")
+        await pilot.press("r")
+        assert engine.step() == []
+
+
+async def test_p_pauses_and_resumes(app: SlcApp, ledger: Ledger) -> None:
+    engine = FakeEngine(ledger)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("p")
+        assert engine.step() == [("pause", None)]
+        await until(pilot, app.model.paused)
+        assert "paused" in app.screen.query_one("#status").render().plain
+        await pilot.press("p")
+        assert engine.step() == [("resume", None)]
+
+
+async def test_f_filters_and_slash_searches(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        await until(pilot, lambda: len(leaf_texts(app)) == 9)
+        await pilot.press("f")  # running
+        assert list(leaf_texts(app)) == ["cartpole_pop32_s0"]
+        await pilot.press("f")  # failed
+        assert list(leaf_texts(app)) == ["cartpole_pop16_s20"]
+        assert "filter failed" in str(tree_of(app).border_subtitle)
+        await pilot.press("f", "f", "f")  # pending, done, all
+        assert len(leaf_texts(app)) == 9
+        await pilot.press("slash", *"pop64")
+        assert sorted(leaf_texts(app)) == [f"cartpole_pop64_s{s}" for s in (0, 10, 20)]
+        await pilot.press("enter")
+        assert tree_of(app).has_focus
+        await pilot.press("slash", "escape")
+        assert len(leaf_texts(app)) == 9
+
+
+async def test_s_sorts_variants(app: SlcApp, ledger: Ledger) -> None:
+    ledger.update("cartpole_pop64_s0", state="succeeded", metrics={"AverageEpRet": 900.0})
+    async with app.run_test(size=BIG) as pilot:
+        grid = tree_of(app)._grids[0]
+        order = [str(n.label).split()[0] for n in grid.children]
+        assert order == ["cartpole_pop16", "cartpole_pop32", "cartpole_pop64"]
+        await pilot.press("s")  # metric: the best mean first
+        order = [str(n.label).split()[0] for n in tree_of(app)._grids[0].children]
+        assert order == ["cartpole_pop64", "cartpole_pop16", "cartpole_pop32"]
+        assert "sort metric" in str(tree_of(app).border_subtitle)
+        await pilot.press("s")  # failures first
+        order = [str(n.label).split()[0] for n in tree_of(app)._grids[0].children]
+        assert order[0] == "cartpole_pop16"
+
+
+async def test_c_compares_and_e_exports(app: SlcApp, in_tmp: Path) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        from textual.widgets import DataTable
+
+        table = app.screen.query_one(DataTable)
+        assert table.row_count == 3
+        await pilot.press("s", "e")
+        path = in_tmp / "data" / "cartpole_compare.csv"
+        await until(pilot, path.exists)
+        rows = list(csv.reader(path.open()))
+        assert rows[0][:3] == ["grid", "variant", "done"] and len(rows) == 4
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, CompareScreen))
+
+
+async def test_help_lists_every_footer_binding(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        keys = [row[0] for row in app.screen.key_rows]
+        assert keys == ["k", "r", "p", "f", "/", "s", "c", "e", "m", "?", "q"]
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, HelpScreen))
+
+
+async def test_m_cycles_the_plotted_metric(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        curves = app.screen.query_one(Curves)
+        await until(pilot, lambda: curves.border_title == "AverageEpRet")
+        await pilot.press("m")
+        await until(pilot, lambda: curves.border_title == "EpLen")
+
+
+async def test_quit_leave_keeps_the_runs(app: SlcApp, ledger: Ledger) -> None:
+    engine = FakeEngine(ledger)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("l")
+        await until(pilot, lambda: app.return_value is not None)
+    assert app.return_value == 0
+    assert engine.step() == []
+
+
+async def test_quit_stop_stops_everything(app: SlcApp, ledger: Ledger) -> None:
+    engine = FakeEngine(ledger)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, QuitDialog))
+        await pilot.press("q", "s")
+        await until(pilot, lambda: engine.step() == [("stop_all", None)])
+        await until(pilot, lambda: app.return_value is not None)
+    assert app.return_value == 130
+
+
+async def test_quit_after_the_sweep_ends_asks_nothing(app: SlcApp, ledger: Ledger) -> None:
+    FakeEngine(ledger).finish_all()
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("q")
+        await until(pilot, lambda: app.return_value is not None)
+    assert app.return_value == 1  # one run failed

@@ -1,0 +1,129 @@
+"""The dashboard's pure parts: the sweep model, labels, commands, curves and the log reader."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ui_fixtures import NOW, FakeEngine, clock, make_sweep
+
+from slc_tui.engine.ledger import FAILED, RUNNING, SUCCEEDED, Ledger
+from slc_tui.ui.commands import rerun_targets, stop_targets
+from slc_tui.ui.compare_table import compare_rows, export_csv
+from slc_tui.ui.curves import Series, curve, mean_curve, plot
+from slc_tui.ui.labels import run_label, summary_text
+from slc_tui.ui.log_view import clean
+from slc_tui.ui.model import SweepModel, engine_alive, fmt_duration, fmt_num
+from slc_tui.ui.run_details import flat_params
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    return make_sweep(tmp_path)
+
+
+@pytest.fixture
+def model(ledger: Ledger) -> SweepModel:
+    m = SweepModel.open([ledger.path], clock)
+    m.poll()
+    return m
+
+
+def test_poll_reads_all_then_only_changes(model: SweepModel, ledger: Ledger) -> None:
+    assert len(model.runs) == 9
+    assert list(model.variants) == [(0, f"cartpole_pop{p}") for p in (16, 32, 64)]
+    assert model.poll() == set()
+    ledger.update("cartpole_pop64_s0", state=RUNNING, started=NOW)
+    assert model.poll() == {(0, "cartpole_pop64_s0")}
+    assert model.runs[(0, "cartpole_pop64_s0")].state == RUNNING
+
+
+def test_counts_cpus_elapsed_eta(model: SweepModel) -> None:
+    counts = model.counts()
+    assert (counts[SUCCEEDED], counts[FAILED], counts[RUNNING], counts["pending"]) == (2, 1, 1, 5)
+    assert model.cpus() == (1, 2)
+    assert model.elapsed() == pytest.approx(192.0)
+    eta = model.eta()
+    assert eta is not None and eta > 0
+    assert model.active() and not model.paused()
+    assert model.exit_status() == 1
+
+
+def test_engine_alive_needs_matching_start_time() -> None:
+    from slc_tui.entrypoint import engine_token
+
+    assert engine_alive({"engine_token": engine_token()})
+    pid = engine_token().split(":")[0]
+    assert not engine_alive({"engine_token": f"{pid}:1"})
+    assert not engine_alive({})
+
+
+def test_commands_pick_the_right_runs(model: SweepModel) -> None:
+    running = (0, "cartpole_pop32_s0")
+    assert stop_targets(model, ("run", running)) == [running]
+    assert stop_targets(model, ("run", (0, "cartpole_pop16_s0"))) == []
+    assert len(stop_targets(model, ("variant", (0, "cartpole_pop32")))) == 3
+    assert rerun_targets(model, ("variant", (0, "cartpole_pop16"))) == [(0, "cartpole_pop16_s20")]
+    assert rerun_targets(model, ("run", (0, "cartpole_pop16_s0"))) == [(0, "cartpole_pop16_s0")]
+    assert rerun_targets(model, ("run", running)) == []
+
+
+def test_labels(model: SweepModel) -> None:
+    failed = run_label(model.runs[(0, "cartpole_pop16_s20")]).plain
+    assert failed.startswith("✘ s20") and "ValueError" in failed
+    ok = run_label(model.runs[(0, "cartpole_pop16_s0")]).plain
+    assert ok.startswith("✔ s0") and "AvgRet 500" in ok
+    assert summary_text(model.summary(model.variants[(0, "cartpole_pop16")])).plain == "2/3 ✘1"
+
+
+def test_number_and_time_formats() -> None:
+    assert fmt_num(500.0) == "500"
+    assert fmt_num(487.25) == "487.2"
+    assert fmt_num(1.5e7) == "1.50e+07"
+    assert fmt_duration(192) == "03:12"
+    assert fmt_duration(3725) == "1:02:05"
+    assert fmt_duration(None) == "--:--"
+    assert flat_params({"a": {"b": 1}, "c": 2}) == [("a:b", 1), ("c", 2)]
+
+
+def test_compare_rows_and_csv(model: SweepModel, tmp_path: Path) -> None:
+    columns, rows = compare_rows(model)
+    assert columns[:7] == ["grid", "variant", "done", "failed", "runs", "epoch", "AverageEpRet"]
+    first = rows[0]
+    assert first[1:5] == ["cartpole_pop16", 2, 1, 3]
+    assert first[6] == pytest.approx((500 + 488 + 19.5) / 3)
+    path = export_csv(model, tmp_path / "x.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0].startswith("grid,variant,done") and len(lines) == 4
+
+
+def test_curves_and_plot(model: SweepModel) -> None:
+    from slc_tui.engine.progress import read_progress
+
+    cols, rows = read_progress(model.runs[(0, "cartpole_pop16_s0")].output_dir)
+    points = curve(cols, rows, "AverageEpRet")
+    assert len(points) == 20 and points[0][0] == 1.0
+    mean = mean_curve([points, [(1.0, 0.0)]])
+    assert mean[0] == (1.0, points[0][1] / 2)
+    text = plot([Series(points, "cyan"), Series(mean, "bold")], 40, 8)
+    lines = text.plain.split("\n")
+    assert len(lines) == 8 and all(len(line) <= 40 for line in lines)
+    assert any("\u2800" < ch <= "\u28ff" for ch in text.plain)
+    assert "ep 20" in lines[-1]
+    assert plot([], 40, 8).plain == "no progress yet"
+
+
+def test_clean_strips_ansi_and_carriage_returns() -> None:
+    assert clean("\x1b[31mred\x1b[0m done") == "red done"
+    assert clean("10%\r50%\r100%") == "100%"
+    assert clean("a\tb") == "a   b"
+
+
+def test_fake_engine_obeys(model: SweepModel, ledger: Ledger) -> None:
+    engine = FakeEngine(ledger)
+    model.send((0, "cartpole_pop32_s0"), "stop")
+    model.send(0, "pause")
+    assert engine.step() == [("stop", "cartpole_pop32_s0"), ("pause", None)]
+    model.poll()
+    assert model.runs[(0, "cartpole_pop32_s0")].state == "cancelled"
+    assert model.paused()
