@@ -78,7 +78,9 @@ class SlcApp(App[int]):
             self.exit(self.model.exit_status())
             return
         states = [r.state for r in self.model.runs.values()]
-        dialog = QuitDialog(states.count(RUNNING), states.count(PENDING), self.owns_engine)
+        dialog = QuitDialog(
+            states.count(RUNNING), states.count(PENDING), self.owns_engine, self.attach_command()
+        )
         self.push_screen(dialog, self._quit_answered)
 
     def _quit_answered(self, answer: str | None) -> None:
@@ -87,11 +89,14 @@ class SlcApp(App[int]):
         elif answer == STOP:
             self.stop_all_and_quit()
 
+    def attach_command(self) -> str:
+        """``slc-tui attach GRID.toml`` for the grids shown."""
+        grids = [str(m.get("grid_file") or "GRID.toml") for m in self.model.metas]
+        return f"slc-tui attach {' '.join(dict.fromkeys(grids))}"
+
     def leave_message(self) -> str:
         """What the terminal says after quitting with the runs left running."""
-        grids = [str(m.get("grid_file") or m.get("grid_name") or "GRID.toml")
-                 for m in self.model.metas]  # fmt: skip
-        return f"slc-tui: the sweep goes on; `slc-tui attach {' '.join(grids)}` shows it again."
+        return f"slc-tui: the sweep goes on; `{self.attach_command()}` shows it again."
 
     def stop_all_and_quit(self) -> None:
         """Tell every live engine to stop all runs, then quit once they are down."""

@@ -49,7 +49,7 @@ class QuitDialog(ModalScreen[Optional[str]]):
     }
     """
 
-    def __init__(self, running: int, pending: int, owns_engine: bool) -> None:
+    def __init__(self, running: int, pending: int, owns_engine: bool, attach: str = "") -> None:
         super().__init__()
         self.running = running
         """Runs still going."""
@@ -57,20 +57,24 @@ class QuitDialog(ModalScreen[Optional[str]]):
         """Runs not started yet."""
         self.owns_engine = owns_engine
         """Whether this dashboard started the engine (only wording differs)."""
+        self.attach = attach
+        """The command that brings the dashboard back."""
 
     def compose(self) -> ComposeResult:
         """The question and three buttons."""
-        where = "started here" if self.owns_engine else "attached"
+        runs = f"{self.running} run{'s' if self.running != 1 else ''} running"
+        if self.pending:
+            runs += f" and {self.pending} pending"
+        engine = "the engine started here" if self.owns_engine else "the engine"
         with Vertical():
             yield Label(
-                f"{self.running} runs running, {self.pending} pending (sweep {where}).\n"
-                "Stop them, or leave them running? `slc-tui attach GRID.toml` brings "
-                "the dashboard back."
+                f"{runs}.\nStop them now, or leave them to {engine} in the background?\n"
+                f"[dim]{self.attach or 'slc-tui attach GRID.toml'}[/] brings the dashboard back."
             )
             with Horizontal():
-                yield Button("Stop runs [s]", id=STOP, variant="error", compact=True)
-                yield Button("Leave running [l]", id=LEAVE, variant="primary", compact=True)
-                yield Button("Cancel [esc]", id="cancel", compact=True)
+                yield Button("Stop runs (s)", id=STOP, variant="error", compact=True)
+                yield Button("Leave running (l)", id=LEAVE, variant="primary", compact=True)
+                yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Leaving the runs is the safe default."""
