@@ -5,7 +5,6 @@ Pure and fast: nothing here starts a process or touches the disk.
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -101,7 +100,7 @@ def plan_grid(
     seen: dict[str, str] = {}
     for i, variant in enumerate(grid.variants()):
         exp_name = grid.variant_name(variant)
-        kwargs = copy.deepcopy(variant)
+        kwargs = dict(variant)  # variants() gives each variant fresh copies of its values
         run_thunk = kwargs.pop(thunk_key) if thunk_key else thunk
         seed = kwargs.get("seed", 0)
         kwargs["seed"] = seed
