@@ -105,8 +105,11 @@ def prepare_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
 
 
 def _abort_mpi(exc: BaseException) -> None:
+    """Report the exception in one write (ranks share one output), then abort every rank."""
     summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    print(f"slc-tui: MPI rank {_rank()} raised {summary}", file=sys.stderr, flush=True)
+    report = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    sys.stderr.write(f"{report}slc-tui: MPI rank {_rank()} raised {summary}\n")
+    sys.stderr.flush()
     from mpi4py import MPI
 
     MPI.COMM_WORLD.Abort(1)
@@ -121,8 +124,6 @@ def run(thunk: Callable[..., Any], kwargs: dict[str, Any]) -> None:
         try:
             thunk(**kwargs)
         except BaseException as exc:
-            traceback.print_exc()
-            sys.stderr.flush()
             _abort_mpi(exc)
             raise
     else:

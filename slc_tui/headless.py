@@ -96,8 +96,8 @@ class Printer:
             took = f" in {fmt_duration(r.duration)}" if r.started else ""
             why = f": {r.reason}" if r.reason else ""
             code = ""
-            if r.state == L.FAILED and (r.exit_code is not None or r.signal):
-                code = f" (exit {r.exit_code})" if r.exit_code is not None else ""
+            if r.state == L.FAILED and r.exit_code and not r.reason.startswith("exit code"):
+                code = f" (exit {r.exit_code})"
             metrics = f"  {fmt_metrics(r)}" if r.state == L.SUCCEEDED and r.metrics else ""
             self._line(f"{r.name}  {self._paint(r.state, r.state)}{took}{why}{code}{metrics}")
         elif event.kind == RETRY and r:
