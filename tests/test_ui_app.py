@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from ui_fixtures import FakeEngine, clock, make_sweep, write_lines
+from ui_fixtures import TRACEBACK, FakeEngine, clock, make_sweep, write_lines
 
 from slc_tui.engine.ledger import CANCELLED, Ledger
 from slc_tui.ui.app import SlcApp
@@ -87,10 +87,17 @@ async def test_failed_run_opens_at_its_traceback(app: SlcApp) -> None:
         await select(pilot, "cartpole_pop16_s20")
         log = app.screen.query_one(LogView)
         index = next(i for i, line in enumerate(log.lines) if line.startswith("Traceback"))
-        assert not log.following
         await until(pilot, lambda: log.scroll_y == min(index, log.max_scroll_y))
+        # A long log opens with the traceback at the top, not following the end.
+        out = Path(app.model.runs[(0, "cartpole_pop16_s20")].output_dir) / "output.log"
+        write_lines(out, [f"noise {i}" for i in range(300)], mode="w")
+        write_lines(out, TRACEBACK.splitlines() + [f"after {i}" for i in range(50)])
+        await select(pilot, "cartpole_pop16_s0")
+        await select(pilot, "cartpole_pop16_s20")
+        await until(pilot, lambda: log.scroll_y == 300 and not log.following)
+        assert log.lines[300].startswith("Traceback")
         await pilot.press("tab", "end")
-        assert log.following
+        await until(pilot, lambda: log.following and log.scroll_y == log.max_scroll_y)
 
 
 async def test_k_twice_stops_the_selected_run(app: SlcApp, ledger: Ledger) -> None:
