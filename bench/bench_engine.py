@@ -1,7 +1,7 @@
 """Grid wall time: slc-tui's engine vs the reference's sequential run vs GNU parallel.
 
 The same CPU-bound grid (``--runs`` runs of ``work.busy``, each a fixed number of loop
-iterations calibrated to about ``--seconds`` on one core) is run by every method, in turn,
+iterations, by default about 0.75 s of one core here) is run by every method, in turn,
 ``--repeats`` times (the order rotates each repeat, so that no method always runs first):
 
 - ``engine-cli``: ``slc-tui GRID.toml --no-ui --max-cpus B`` (thunk ``work.py:busy``).
@@ -10,10 +10,13 @@ iterations calibrated to about ``--seconds`` on one core) is run by every method
   variant one after another (the reference's 5 s countdown is added afterwards, not slept).
 - ``parallel-entrypoint``: ``parallel -j B python -m slc_tui.entrypoint ::: PAYLOADS``: the
   very processes the engine starts, scheduled by GNU parallel (payloads written beforehand).
+- ``parallel-setsid``: the same under ``setsid -w``: each run in a session of its own, as the
+  engine starts them. With the kernel's autogroup scheduling (on here) a session is a
+  scheduling group, so on a loaded machine this is the like-for-like comparison.
 - ``parallel-python-c``: ``parallel -j B python -c 'import work; work.busy(N)'``: the least a
   hand-written launcher must do.
 
-Usage: ``.venv/bin/python bench/bench_engine.py [--repeats 5] [--runs 8] [--seconds 0.75]``
+Usage: ``.venv/bin/python bench/bench_engine.py [--repeats 7] [--runs 8] [--iterations N]``
 """
 
 from __future__ import annotations
@@ -50,8 +53,11 @@ METHODS = (
     "engine-api",
     "sequential",
     "parallel-entrypoint",
+    "parallel-setsid",
     "parallel-python-c",
 )
+ITERATIONS = 15_000_000
+"""Default work per run: about 0.75 s of one core of the benchmark machine (when quiet)."""
 
 
 def _grid(n: int, runs: int) -> object:
@@ -107,6 +113,10 @@ def command(method: str, n: int, runs: int, budget: int, tmp: Path, data: Path) 
     if method == "parallel-entrypoint":
         payloads = write_payloads(tmp / "payloads", n, runs, data)
         return ["parallel", "-j", str(budget), PYTHON, "-m", "slc_tui.entrypoint", ":::", *payloads]
+    if method == "parallel-setsid":
+        payloads = write_payloads(tmp / "payloads", n, runs, data)
+        entry = [PYTHON, "-m", "slc_tui.entrypoint"]
+        return ["parallel", "-j", str(budget), "setsid", "-w", *entry, ":::", *payloads]
     if method == "parallel-python-c":
         code = f"import sys; sys.path.insert(0, {str(BENCH_DIR)!r}); import work; "
         code += f"work.busy({n}, {{}})"
@@ -118,10 +128,11 @@ def command(method: str, n: int, runs: int, budget: int, tmp: Path, data: Path) 
 def main() -> None:
     """Run the comparison and print a Markdown table (and JSON with ``--json``)."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--runs", type=int, default=8)
-    ap.add_argument("--seconds", type=float, default=0.75, help="work per run, on one core")
-    ap.add_argument("--iterations", type=int, default=0, help="fix the work instead")
+    ap.add_argument("--iterations", type=int, default=ITERATIONS, help="work per run")
+    ap.add_argument("--seconds", type=float, default=0.0,
+                    help="calibrate the work per run to this many seconds instead (noisy)")
     ap.add_argument("--budget", type=int, default=2, help="CPU budget / parallel -j")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--json", help="also write the raw samples here")
@@ -129,7 +140,7 @@ def main() -> None:
     if not shutil.which("parallel"):
         sys.exit("GNU parallel is missing: apt-get install -y parallel")
     methods = args.methods.split(",")
-    n = args.iterations or work.calibrate(args.seconds)
+    n = work.calibrate(args.seconds) if args.seconds else args.iterations
     series = {m: Series(m) for m in methods}
     tmp = Path(tempfile.mkdtemp(prefix="slc-bench-engine-"))
     print(f"# {machine()}\n# {args.runs} runs x {n} iterations, budget {args.budget}, "
