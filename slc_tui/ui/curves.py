@@ -123,11 +123,11 @@ def plot(series: list[Series], width: int, height: int) -> Text:
         text.append(f"{label:>{label_w}}", style="dim")
         text.append("┤" if label else "│", style="dim")
         for c in range(cols):
-            cell = cells.get((r, c))
-            if cell is None:
+            found = cells.get((r, c))
+            if found is None:
                 text.append(" ")
             else:
-                text.append(chr(0x2800 + cell[0]), style=series[cell[1]].style)
+                text.append(chr(0x2800 + found[0]), style=series[found[1]].style)
         text.append("\n")
     left, right = f"ep {x_lo:g}", f"ep {x_hi:g}"
     axis = " " * label_w + "└" + left + " " * max(cols - len(left) - len(right), 1) + right

@@ -170,8 +170,8 @@ class SweepModel:
         starts = [float(m["started"]) for m in self.metas if m.get("started")]
         if not starts:
             return None
-        ends = [m.get("ended") for m in self.metas]
-        end = max(float(e) for e in ends) if ends and all(ends) else self.clock()
+        ends = [float(m["ended"]) for m in self.metas if m.get("ended")]
+        end = max(ends) if len(ends) == len(self.metas) else self.clock()
         return end - min(starts)
 
     def eta(self) -> float | None:

@@ -82,7 +82,7 @@ class VariantTree(Tree[NodeData]):
         """The name of the variant order in use."""
         return SORTS[self.sort_index]
 
-    def visible(self, key: RunKey) -> bool:
+    def shows(self, key: RunKey) -> bool:
         """Whether run ``key`` passes the filter and the search."""
         states = FILTERS[self.filter_index][1]
         run = self.model.runs[key]
@@ -91,7 +91,7 @@ class VariantTree(Tree[NodeData]):
         return not self.search or self.search.lower() in run.name.lower()
 
     def _variant_keys(self, vkey: tuple[int, str]) -> list[RunKey]:
-        return [k for k in self.model.variants[vkey] if self.visible(k)]
+        return [k for k in self.model.variants[vkey] if self.shows(k)]
 
     def _sorted_variants(self, li: int) -> list[tuple[int, str]]:
         vkeys = [v for v in self.model.variants if v[0] == li]
@@ -133,7 +133,7 @@ class VariantTree(Tree[NodeData]):
         self._grids.clear()
         self._variants.clear()
         self._runs.clear()
-        shown = sum(1 for k in self.model.runs if self.visible(k))
+        shown = sum(1 for k in self.model.runs if self.shows(k))
         for li in range(len(self.model.ledgers)):
             grid = self.root.add(self._grid_label(li), data=("grid", li), expand=True)
             self._grids[li] = grid
@@ -187,12 +187,12 @@ class VariantTree(Tree[NodeData]):
             vkey = (key[0], run.variant)
             vnode = self._variants.get(vkey)
             if vnode is None:
-                if self.visible(key):
+                if self.shows(key):
                     return False
                 continue
             if vnode.children:
                 leaf = self._runs.get(key)
-                if (leaf is not None) != self.visible(key):
+                if (leaf is not None) != self.shows(key):
                     return False
                 if leaf is not None:
                     leaf.set_label(run_label(run, self._seed_width.get(vkey, 4)))
