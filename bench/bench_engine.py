@@ -164,7 +164,7 @@ def main() -> None:
 
 def report(series: dict[str, Series], args: argparse.Namespace, n: int) -> None:
     """Print the medians and ratios."""
-    refs = [m for m in ("parallel-entrypoint", "parallel-python-c") if m in series]
+    refs = [m for m in METHODS if m.startswith("parallel") and m in series]
     rows = []
     for s in series.values():
         row = [s.name, f"{s.median:.3f}", f"{s.lo:.3f}-{s.hi:.3f}", f"{s.cpu:.2f}"]
