@@ -157,7 +157,8 @@ def test_crash_in_one_mpi_rank_ends_the_run(tmp_path: Path, mode: str) -> None:
     hp = {"epochs": 6, "pop_size": 8, "crash_rank": 1, "crash_epoch": 2, "crash_mode": mode}
     proc, out = launch(tmp_path, "crash", 2, "slc_tui.examples.faulty:train", **hp)
     assert proc.returncode != 0
-    assert len(progress(out)) == 2
+    # Epochs 0 and 1 complete; rank 0 may be killed before it writes epoch 1's row.
+    assert 1 <= len(progress(out)) <= 2
     if mode == "raise":
         assert "InjectedFailure: rank 1 crashed at epoch 2" in proc.stderr
 
