@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import threading
 import time
 from pathlib import Path
 
 import pytest
-from engine_helpers import ledger, make_plan, run_plans, times, wait_for
+from engine_helpers import cli, ledger, make_plan, run_plans, times, wait_for, write_grid
 
 from slc_tui.engine import ledger as L
-from slc_tui.engine.api import ExperimentsFailed, make_engine
-from slc_tui.engine.core import EngineError
+from slc_tui.engine.api import ExperimentsFailed, make_engine, revive
+from slc_tui.engine.core import EngineError, engine_alive
 from slc_tui.engine.events import RETRY, STARTED, Event
 from slc_tui.options import RunOptions
 from slc_tui.run_utils import ExperimentGrid
@@ -236,3 +237,19 @@ def test_experiment_grid_run_with_a_callable_thunk(in_tmp: Path) -> None:
 
     grid.run(train, data_dir="data", max_cpus=2)
     assert sorted(marker.read_text().split()) == ["0", "1"]
+
+
+def test_a_revived_engine_runs_only_what_a_view_queued(in_tmp: Path) -> None:
+    grid_file = write_grid(in_tmp / "rv.toml", "rv", "fail_if_file", "seed = [0, 1]")
+    Path("bad_seed_1").touch()
+    assert subprocess.run(cli(str(grid_file), "--no-ui")).returncode == 1
+    Path("bad_seed_1").unlink()
+    view = ledger("rv")
+    view.send("rerun", "rv_s1")
+    assert revive(view.path)
+    wait_for(lambda: ledger("rv").run("rv_s1").state == L.SUCCEEDED, what="the rerun")
+    runs = {r.name: r for r in ledger("rv").runs()}
+    assert (runs["rv_s0"].attempt, runs["rv_s1"].attempt) == (1, 2)
+    assert not revive(view.path)  # an engine runs (it lingers while this test process lives)
+    view.send("stop_all")
+    wait_for(lambda: not engine_alive(ledger("rv").meta()), what="the engine to end")

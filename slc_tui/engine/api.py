@@ -70,7 +70,7 @@ def ledger_paths(plans: Sequence[GridPlan]) -> list[Path]:
 
 
 def launch_background(
-    plans: Sequence[GridPlan], options: RunOptions, *, resume: bool = False
+    plans: Sequence[GridPlan], options: RunOptions, *, resume: bool | str = False
 ) -> subprocess.Popen[bytes]:
     """Start the engine of ``plans`` as its own process, in its own session.
 
@@ -171,6 +171,29 @@ def run_grid(
     failed = [r for r in records if r.state != L.SUCCEEDED]
     if failed:
         raise ExperimentsFailed(failed)
+
+
+def revive(ledger_file: Path) -> bool:
+    """Start a background engine for a sweep whose engine has ended, to obey queued commands.
+
+    The new engine changes no run's state by itself (``resume="keep"``): it runs what the
+    view has made pending (a rerun) and stays up while the calling view lives. Returns False
+    when the sweep came from Python code rather than a grid file (nothing to restart from),
+    or when an engine already runs.
+    """
+    from slc_tui.engine.core import KEEP, engine_alive
+    from slc_tui.gridfile import load_grids
+    from slc_tui.plan import plan_specs
+
+    meta = L.Ledger.open(ledger_file).meta()
+    grid_file = meta.get("grid_file")
+    if engine_alive(meta) or not grid_file or not Path(grid_file).exists():
+        return False
+    specs = load_grids([grid_file])
+    plans = plan_specs(specs)
+    proc = launch_background(plans, specs[0].options, resume=KEEP)
+    wait_for_engine(ledger_paths(plans), proc)
+    return True
 
 
 def load_spec(path: str) -> tuple[list[GridPlan], RunOptions, bool, str]:

@@ -47,6 +47,8 @@ PROGRESS_EVERY = 1.0
 STOP_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL when a run is stopped."""
 INTERRUPTED = 130
+KEEP = "keep"
+"""The resume mode that leaves every run's state as it is (lost runs aside)."""
 
 
 class EngineError(RuntimeError):
@@ -63,7 +65,7 @@ class Engine:
         *,
         budget: list[int],
         fail_fast: bool = False,
-        resume: bool = False,
+        resume: bool | str = False,
         listeners: Iterable[Listener] = (),
         linger: Any = None,
     ) -> None:
@@ -73,6 +75,8 @@ class Engine:
         """Cores of the CPU budget, free or taken."""
         self.fail_fast = fail_fast
         self.resume = resume
+        """False: run everything; True: skip runs that succeeded; ``"keep"``: run only the
+        pending ones (a view revives an engine to obey its queued commands)."""
         self.listeners = list(listeners)
         self.linger = linger
         """Callable returning True while the engine should stay up after the last run."""
@@ -142,7 +146,9 @@ class Engine:
             if old.state == L.RUNNING:  # its engine died: the run died with it
                 old.state, old.reason = L.LOST, "its engine ended"
                 ledger.record_attempt(old)
-            if self.resume and old.state == L.SUCCEEDED:
+            if (self.resume and old.state == L.SUCCEEDED) or (
+                self.resume == KEEP and old.state != L.LOST
+            ):
                 continue
             changes[run.name] = {"state": L.PENDING, "pid": None, "job_id": None}
         ledger.update_many(changes)
