@@ -35,9 +35,12 @@ class Payload:
 def _dumps_body(body: tuple[Thunk, dict[str, Any]]) -> bytes:
     if isinstance(body[0], str):
         try:
-            return pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
+            data = pickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)
         except (pickle.PicklingError, TypeError, AttributeError):
             pass
+        else:
+            if b"__main__" not in data:  # names in the caller's script: only cloudpickle works
+                return data
     import cloudpickle  # deferred: ~60 ms, only needed for callables
 
     return cloudpickle.dumps(body, protocol=pickle.HIGHEST_PROTOCOL)  # type: ignore[no-any-return]

@@ -12,7 +12,14 @@ import pytest
 from engine_helpers import cli, ledger, make_plan, run_plans, times, wait_for, write_grid
 
 from slc_tui.engine import ledger as L
-from slc_tui.engine.api import ExperimentsFailed, make_engine, revive
+from slc_tui.engine.api import (
+    ExperimentsFailed,
+    launch_background,
+    ledger_paths,
+    make_engine,
+    revive,
+    wait_for_engine,
+)
 from slc_tui.engine.core import EngineError, engine_alive
 from slc_tui.engine.events import RETRY, STARTED, Event
 from slc_tui.options import RunOptions
@@ -253,3 +260,14 @@ def test_a_revived_engine_runs_only_what_a_view_queued(in_tmp: Path) -> None:
     assert not revive(view.path)  # an engine runs (it lingers while this test process lives)
     view.send("stop_all")
     wait_for(lambda: not engine_alive(ledger("rv").meta()), what="the engine to end")
+
+
+def test_a_background_engine_imports_what_its_caller_can() -> None:
+    plan = make_plan("bg", "work", {"seed": [0, 1], "secs": 0.05})  # engine_thunks: tests/ only
+    proc = launch_background([plan], RunOptions(max_cpus=2))
+    wait_for_engine(ledger_paths([plan]), proc)
+    view = ledger("bg")
+    wait_for(lambda: {r.state for r in view.runs()} == {L.SUCCEEDED}, what="both runs")
+    view.send("stop_all")  # it lingers while this process lives
+    assert proc.wait(30) == 0
+    assert not list(Path("data/.slc-tui").glob("engine-*.pkl"))  # the spec file is gone

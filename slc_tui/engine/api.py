@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import pickle
 import subprocess
 import sys
 import time
@@ -78,16 +77,16 @@ def launch_background(
     lives it stays up after the last run, so that a rerun from the view still has an engine.
     Its own output goes to ``engine.log`` beside the first grid's ledger.
     """
-    import cloudpickle  # deferred: callable thunks of the Python API need it
-
     from slc_tui.entrypoint import engine_token
+    from slc_tui.payload import Payload, write_payload
 
     state = L.state_dir(plans[0].data_dir)
-    state.mkdir(parents=True, exist_ok=True)
     spec = state / f"engine-{os.getpid()}-{time.time_ns()}.pkl"
-    fd = os.open(spec, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(cloudpickle.dumps((list(plans), options, resume, engine_token())))
+    # A payload like a run's: the caller's sys.path comes first, so that the daemon can
+    # unpickle thunks from the caller's modules.
+    engine_args = {"plans": list(plans), "options": options, "resume": resume,
+                   "viewer": engine_token()}  # fmt: skip
+    write_payload(spec, Payload("slc_tui.engine.daemon:serve", engine_args))
     log = open(state / "engine.log", "ab")  # noqa: SIM115
     try:
         return subprocess.Popen(
@@ -194,11 +193,3 @@ def revive(ledger_file: Path) -> bool:
     proc = launch_background(plans, specs[0].options, resume=KEEP)
     wait_for_engine(ledger_paths(plans), proc)
     return True
-
-
-def load_spec(path: str) -> tuple[list[GridPlan], RunOptions, bool, str]:
-    """Read the file :func:`launch_background` wrote, and remove it."""
-    with open(path, "rb") as f:
-        spec = pickle.load(f)
-    os.unlink(path)
-    return spec  # type: ignore[no-any-return]

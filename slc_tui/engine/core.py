@@ -89,6 +89,7 @@ class Engine:
         self._stopping: dict[str, tuple[str, str]] = {}
         self._tails: dict[str, ProgressTail] = {}
         self._paused = False
+        self._closing = False
         self._tripped = False
         self._interrupt: int | None = None
         self._next_progress = 0.0
@@ -177,7 +178,7 @@ class Engine:
                     break
                 self._start_ready()
                 self._poll_progress()
-                if self._finished() and not (self.linger and self.linger()):
+                if self._finished() and (self._closing or not (self.linger and self.linger())):
                     break
                 self._wait(TICK)
         finally:
@@ -364,7 +365,9 @@ class Engine:
                 ledger.set_meta(paused=self._paused)
             self._emit(Event(PAUSED if self._paused else RESUMED))
         elif verb == "stop_all":
-            self._interrupt = self._interrupt or signal.SIGTERM
+            if self._active() or any(r.state == L.PENDING for r in self.records.values()):
+                self._interrupt = self._interrupt or signal.SIGTERM
+            self._closing = True  # a lingering engine with nothing to do just ends
 
     # -- progress ----------------------------------------------------------------------------
     def _poll_progress(self) -> None:
