@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import THUNKS, cli, write_grid
+from engine_helpers import THUNKS, cli, wait_for, write_grid
 from textual.pilot import Pilot
 
 from slc_tui.engine import ledger as L
 from slc_tui.engine.api import launch_background, ledger_paths, wait_for_engine
+from slc_tui.engine.core import engine_alive
 from slc_tui.options import RunOptions
 from slc_tui.plan import plan_grid
 from slc_tui.run_utils import ExperimentGrid
@@ -143,3 +144,33 @@ async def test_attach_shows_a_sweep_run_by_another_process(finished_sweep: Path)
         await pilot.press("q")
         await until(pilot, lambda: app.return_value is not None)
     assert app.return_value == 0
+
+
+@pytest.fixture
+def failed_sweep(in_tmp: Path) -> Path:
+    """A sweep that ended with run s1 failed; the cause is gone now. Its ledger's path."""
+    grid = write_grid(in_tmp / "g.toml", "uirevive", "fail_if_file", "seed = [0, 1]")
+    Path("bad_seed_1").touch()
+    done = subprocess.run([*cli(str(grid), "--no-ui")], capture_output=True)
+    assert done.returncode == 1
+    Path("bad_seed_1").unlink()
+    return L.ledger_path(in_tmp / "data", "uirevive")
+
+
+async def test_rerun_on_a_finished_sweep_starts_an_engine_again(failed_sweep: Path) -> None:
+    path = failed_sweep
+    app = SlcApp([path])
+    async with app.run_test(size=SIZE) as pilot:
+        await until(pilot, lambda: labels(app).get("uirevive_s1", "").startswith("✘"))
+        app.screen.query_one(VariantTree).select_data(("run", (0, "uirevive_s1")))
+        await until(pilot, lambda: app.screen.selected == ("run", (0, "uirevive_s1")))
+        await pilot.press("r")
+        await until(pilot, lambda: state(app, "uirevive_s1") == "succeeded")
+        assert app.model.runs[(0, "uirevive_s1")].attempt == 2
+        assert app.model.runs[(0, "uirevive_s0")].attempt == 1
+        await pilot.press("q")
+        await until(pilot, lambda: app.return_value is not None)
+    ledger = L.Ledger.open(path)
+    ledger.send("stop_all")  # the revived engine lingers while its viewer (this process) lives
+
+    wait_for(lambda: not engine_alive(ledger.meta()), what="the revived engine to end")

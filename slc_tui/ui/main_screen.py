@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -220,6 +221,26 @@ class MainScreen(Screen[None]):
         for key in keys:
             self.model.send(key, "rerun")
         self.notify(f"rerunning {describe(keys)}")
+        alive = self.model.alive()
+        for li in sorted({li for li, _ in keys if not alive[li]}):
+            self.run_worker(partial(self._revive, li), thread=True, group="revive")
+
+    def _revive(self, li: int) -> None:
+        """Start an engine again for a finished sweep, so that it obeys the rerun."""
+        from slc_tui.engine.api import revive
+
+        try:
+            started = revive(self.model.ledgers[li].path)
+        except Exception as exc:  # a grid file changed or broken since: say so, keep the view
+            self.app.call_from_thread(self.notify, f"could not restart the engine: {exc}",
+                                      severity="error")  # fmt: skip
+            return
+        if not started:
+            self.app.call_from_thread(
+                self.notify,
+                "no engine to rerun with: this sweep was started from Python; run it again there",
+                severity="warning",
+            )
 
     def action_pause(self) -> None:
         """Hold back new runs (running ones go on), or start them again."""

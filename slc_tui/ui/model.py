@@ -15,19 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slc_tui.engine.core import engine_alive
 from slc_tui.engine.ledger import FAILED, FINISHED, PENDING, RUNNING, SUCCEEDED, Ledger, RunRecord
 from slc_tui.engine.progress import main_metric
 
 RunKey = tuple[int, str]
 """A run's identity in the dashboard: (ledger index, run name)."""
-
-
-def engine_alive(meta: dict[str, Any]) -> bool:
-    """Whether the engine named in a ledger's meta still lives (pid and start time match)."""
-    from slc_tui.entrypoint import token_alive
-
-    token = str(meta.get("engine_token") or "")
-    return bool(token) and token_alive(token)
 
 
 def short_metric(name: str) -> str:
