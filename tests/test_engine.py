@@ -271,3 +271,19 @@ def test_a_background_engine_imports_what_its_caller_can() -> None:
     view.send("stop_all")  # it lingers while this process lives
     assert proc.wait(30) == 0
     assert not list(Path("data/.slc-tui").glob("engine-*.pkl"))  # the spec file is gone
+
+
+def test_payloads_and_the_ledger_are_private_to_the_user() -> None:
+    plan = make_plan("priv", "work", {"seed": 0, "secs": 0.05})
+    modes: list[int] = []
+
+    def on_event(event: Event) -> None:
+        if event.kind == STARTED:
+            payload = Path("data/.slc-tui/priv/payloads/priv_s0.pkl")
+            modes.append(payload.stat().st_mode & 0o777)
+
+    run_plans(plan, listeners=[on_event])
+    assert modes == [0o600]
+    assert Path("data/.slc-tui/priv.db").stat().st_mode & 0o077 == 0
+    assert Path("data/.slc-tui").stat().st_mode & 0o077 == 0
+    assert not Path("data/.slc-tui/priv/payloads/priv_s0.pkl").exists()  # removed after the run

@@ -137,7 +137,7 @@ class Ledger:
         never sees a ledger without its tables.
         """
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         if not path.exists():
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             conn = cls._connect(tmp)
