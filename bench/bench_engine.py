@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -32,6 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common
 import work
 from common import (
     BENCH_DIR,
@@ -136,10 +138,13 @@ def main() -> None:
     ap.add_argument("--budget", type=int, default=2, help="CPU budget / parallel -j")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--json", help="also write the raw samples here")
+    ap.add_argument("--quiet-wait", type=float, default=30.0,
+                    help="before each sample, wait up to this long for a quiet machine")
     args = ap.parse_args()
     if not shutil.which("parallel"):
         sys.exit("GNU parallel is missing: apt-get install -y parallel")
     methods = args.methods.split(",")
+    common.QUIET_WAIT = args.quiet_wait
     n = work.calibrate(args.seconds) if args.seconds else args.iterations
     series = {m: Series(m) for m in methods}
     tmp = Path(tempfile.mkdtemp(prefix="slc-bench-engine-"))
@@ -156,7 +161,8 @@ def main() -> None:
                 shutil.rmtree(data, ignore_errors=True)
                 shutil.rmtree(tmp / "payloads", ignore_errors=True)
                 print(f"  rep {rep} {method:20s} {sample.wall:7.3f} s  cpu {sample.cpu:6.2f} s  "
-                      f"load {sample.load:.2f}", flush=True)  # fmt: skip
+                      f"load {sample.load:.2f}  busy before {sample.busy:.2f}",
+                      flush=True)  # fmt: skip
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report(series, args, n)
@@ -168,18 +174,22 @@ def report(series: dict[str, Series], args: argparse.Namespace, n: int) -> None:
     rows = []
     for s in series.values():
         row = [s.name, f"{s.median:.3f}", f"{s.lo:.3f}-{s.hi:.3f}", f"{s.cpu:.2f}"]
-        row += [f"{s.median / series[r].median:.3f}" for r in refs]
+        row += [f"{s.median / series[r].median:.3f} ({s.lo / series[r].lo:.3f})" for r in refs]
         rows.append(row)
         if s.name == "sequential":
             row = ["sequential + 5 s countdown", f"{s.median + COUNTDOWN:.3f}", "", ""]
-            row += [f"{(s.median + COUNTDOWN) / series[r].median:.3f}" for r in refs]
+            row += [f"{(s.median + COUNTDOWN) / series[r].median:.3f}"
+                    f" ({(s.lo + COUNTDOWN) / series[r].lo:.3f})" for r in refs]
             rows.append(row)
     header = ["method", "median wall s", "min-max", "child CPU s"]
-    header += [f"÷ {r}" for r in refs]
+    header += [f"÷ {r} (of mins)" for r in refs]
     loads = [x.load for s in series.values() for x in s.samples]
+    busy = sorted(x.busy for s in series.values() for x in s.samples)
     when = time.strftime("%Y-%m-%d %H:%M")
     print(f"\n{args.runs} runs x {n} iterations, budget {args.budget}, {args.repeats} repeats, "
-          f"load1 {min(loads):.2f}-{max(loads):.2f}, {when}\n")  # fmt: skip
+          f"load1 {min(loads):.2f}-{max(loads):.2f}, CPU busy before a sample "
+          f"{busy[0]:.2f}-{busy[-1]:.2f} (median {statistics.median(busy):.2f}), "
+          f"{when}\n")  # fmt: skip
     print(table(header, rows))
     if args.json:
         raw = {k: [vars(x) for x in s.samples] for k, s in series.items()}

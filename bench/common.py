@@ -43,10 +43,44 @@ class Sample:
     """User + system CPU seconds of all the children it waited for."""
     load: float
     """The 1-minute load average just before it started."""
+    busy: float = 0.0
+    """The fraction of all CPUs busy (with other work) just before it started."""
+
+
+def _cpu_times() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from ``/proc/stat``."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields) - idle, sum(fields)
+
+
+def busy_fraction(interval: float = 0.3) -> float:
+    """The fraction of the machine's CPU time in use by anything, over ``interval`` seconds."""
+    b0, t0 = _cpu_times()
+    time.sleep(interval)
+    b1, t1 = _cpu_times()
+    return (b1 - b0) / max(t1 - t0, 1)
+
+
+QUIET = 0.15
+"""Busy fraction under which the machine counts as quiet (other load < 0.3 of 2 cores)."""
+QUIET_WAIT = 0.0
+"""Longest wait for a quiet machine before each sample, seconds (set by ``--quiet-wait``)."""
+
+
+def wait_quiet() -> float:
+    """Wait (at most ``QUIET_WAIT`` s) until the machine is quiet; return the busy fraction."""
+    deadline = time.monotonic() + QUIET_WAIT
+    busy = busy_fraction()
+    while busy > QUIET and time.monotonic() < deadline:
+        busy = busy_fraction(1.0)
+    return busy
 
 
 def timed(argv: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> Sample:
     """Run ``argv`` (output discarded) and time it; raise if it fails."""
+    busy = wait_quiet()
     load = os.getloadavg()[0]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
@@ -61,7 +95,7 @@ def timed(argv: Sequence[str], cwd: str | os.PathLike[str] | None = None) -> Sam
             f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr.decode()[-2000:]}"
         )
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return Sample(wall=wall, cpu=cpu, load=load)
+    return Sample(wall=wall, cpu=cpu, load=load, busy=busy)
 
 
 @dataclass
@@ -90,6 +124,10 @@ class Series:
     @property
     def load(self) -> float:
         return statistics.median(s.load for s in self.samples)
+
+    @property
+    def busy(self) -> float:
+        return statistics.median(s.busy for s in self.samples)
 
 
 def write_grid(
