@@ -34,6 +34,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import common
 from common import (
     PYTHON,
     WORK_THUNK,
@@ -64,12 +65,13 @@ def noop_payload(folder: Path) -> str:
 
 def loop_of(argv: list[str], runs: int) -> Sample:
     """``runs`` launches of ``argv`` one after another, as one sample."""
+    busy = common.wait_quiet()
     load = os.getloadavg()[0]
     t0 = time.perf_counter()
     for _ in range(runs):
         subprocess.run(argv, env=child_env(), stdin=subprocess.DEVNULL, check=True,
                        stdout=subprocess.DEVNULL)  # fmt: skip
-    return Sample(wall=time.perf_counter() - t0, cpu=0.0, load=load)
+    return Sample(wall=time.perf_counter() - t0, cpu=0.0, load=load, busy=busy)
 
 
 def part_loop(tmp: Path, payload: str, runs: int, repeats: int) -> str:
@@ -92,8 +94,8 @@ def part_loop(tmp: Path, payload: str, runs: int, repeats: int) -> str:
                 sample = timed([*cli, str(grid), "--no-ui", "--max-cpus", cpus], cwd=tmp)
                 shutil.rmtree(tmp / "data", ignore_errors=True)
             series[key].samples.append(sample)
-            print(f"  rep {rep} {key:12s} {sample.wall:7.3f} s  load {sample.load:.2f}",
-                  flush=True)  # fmt: skip
+            print(f"  rep {rep} {key:12s} {sample.wall:7.3f} s  load {sample.load:.2f}  "
+                  f"busy before {sample.busy:.2f}", flush=True)  # fmt: skip
     bare = series["bare"].median / runs
     entry = series["entrypoint"].median / runs
     engine_fixed = series["engine1"].median
@@ -111,8 +113,10 @@ def part_loop(tmp: Path, payload: str, runs: int, repeats: int) -> str:
          f"{engine_2cpu * ms:.1f} (marginal)", ""],
     ]  # fmt: skip
     loads = [x.load for s in series.values() for x in s.samples]
+    busy = sorted(x.busy for s in series.values() for x in s.samples)
     head = (f"{runs} launches per sample, {repeats} repeats, "
-            f"load1 {min(loads):.2f}-{max(loads):.2f}\n\n")  # fmt: skip
+            f"load1 {min(loads):.2f}-{max(loads):.2f}, CPU busy before a sample "
+            f"{busy[0]:.2f}-{busy[-1]:.2f} (median {statistics.median(busy):.2f})\n\n")  # fmt: skip
     return head + table(["what", "median wall s", "ms per run", "ms beyond bare"], rows)
 
 
@@ -130,6 +134,7 @@ def part_hyperfine(tmp: Path, payload: str) -> str:
         "python -c 'import threading, traceback'": f"{PYTHON} -c 'import threading, traceback'",
     }
     out = tmp / "hyperfine.json"
+    busy = common.wait_quiet()
     subprocess.run(
         ["hyperfine", "-N", "--warmup", "5", "--runs", "40", "--export-json", str(out),
          *cmds.values()],
@@ -142,7 +147,9 @@ def part_hyperfine(tmp: Path, payload: str) -> str:
          f"{(r['median'] - base) * 1000:+.1f}"]
         for name, r in zip(cmds, results)
     ]  # fmt: skip
-    return table(["command", "median ms", "mean ± sd ms", "ms beyond `python -c pass`"], rows)
+    head = f"40 runs each after 5 warm-up runs, `-N` (no shell); CPU busy before: {busy:.2f}\n\n"
+    header = ["command", "median ms", "mean ± sd ms", "ms beyond `python -c pass`"]
+    return head + table(header, rows)
 
 
 _LINE = re.compile(r"import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)")
@@ -161,6 +168,7 @@ def importtime(argv: list[str]) -> dict[str, tuple[int, int, int]]:
 
 def part_importtime(payload: str, starts: int = 9) -> str:
     """Part 3: the entrypoint's imports beyond the bare interpreter's, medians of ``starts``."""
+    common.wait_quiet()
     bare = [importtime([PYTHON, "-X", "importtime", "-c", "pass"]) for _ in range(starts)]
     entry = [
         importtime([PYTHON, "-X", "importtime", "-m", "slc_tui.entrypoint", payload])
@@ -232,7 +240,10 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--parts", default=",".join(PARTS))
+    ap.add_argument("--quiet-wait", type=float, default=30.0,
+                    help="before each sample, wait up to this long for a quiet machine")
     args = ap.parse_args()
+    common.QUIET_WAIT = args.quiet_wait
     parts = args.parts.split(",")
     tmp = Path(tempfile.mkdtemp(prefix="slc-bench-launch-"))
     print(f"# {machine()}\n# {time.strftime('%Y-%m-%d %H:%M')}, load {os.getloadavg()[0]:.2f}",
