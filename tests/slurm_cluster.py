@@ -104,13 +104,28 @@ def _which(name: str) -> str:
     return found
 
 
-def daemons_running() -> list[str]:
-    """Names of Slurm daemons already running on this machine."""
-    names = set()
-    for proc in psutil.process_iter(["name"]):
+def daemons_running() -> dict[str, list[str]]:
+    """Slurm daemons already running on this machine: their command lines by name."""
+    found: dict[str, list[str]] = {}
+    for proc in psutil.process_iter(["name", "cmdline"]):
         if proc.info["name"] in ("slurmctld", "slurmd"):
-            names.add(proc.info["name"])
-    return sorted(names)
+            found[proc.info["name"]] = proc.info["cmdline"] or []
+    return found
+
+
+def existing_cluster(daemons: dict[str, list[str]]) -> Cluster:
+    """The cluster whose daemons run here, used as it is configured (its config untouched)."""
+    env: dict[str, str] = {}
+    argv = daemons.get("slurmctld") or daemons.get("slurmd") or []
+    if "SLURM_CONF" not in os.environ and "-f" in argv[:-1]:
+        env["SLURM_CONF"] = argv[argv.index("-f") + 1]  # read where the daemons read
+    state = node_state(env)
+    if state.startswith("error"):
+        pytest.fail(
+            f"Slurm daemons run here ({', '.join(daemons)}) but sinfo cannot reach them "
+            f"({state}); set SLURM_CONF to their slurm.conf, or stop them"
+        )
+    return Cluster(env=env, cpus=len(os.sched_getaffinity(0)))
 
 
 def _free_port() -> int:
@@ -225,11 +240,10 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
             f"Slurm is not installed here (missing {', '.join(missing)}); "
             "run .ci/install-slurm (Debian: apt-get install -y slurm-wlm munge)"
         )
-    if daemons_running():
-        # Someone's cluster: use it as configured, never touch its config or daemons.
-        yield Cluster(env={}, cpus=len(os.sched_getaffinity(0)))
-        return
-    cluster = start_cluster(tmp_path_factory.mktemp("slurm"))
+    daemons = daemons_running()
+    cluster = (
+        existing_cluster(daemons) if daemons else start_cluster(tmp_path_factory.mktemp("slurm"))
+    )
     old = os.environ.get("SLURM_CONF")
     os.environ.update(cluster.env)
     try:

@@ -61,6 +61,7 @@ def test_table_normalized() -> None:
     )  # fmt: skip
     assert conf["mem"] == "4G" and conf["time"] == "1:30:00" and conf["max_jobs"] == 8
     assert conf["poll_interval"] == 5.0 and conf["launcher"] == "mpiexec"
+    assert validate_slurm_table(conf) == conf  # the executor validates again: idempotent
     assert validate_slurm_table({"time": 30})["time"] == "30"
     assert validate_slurm_table({"time": "2-12:00"})["time"] == "2-12:00"
 

@@ -113,6 +113,8 @@ def validate_slurm_table(table: dict[str, Any]) -> dict[str, Any]:
         "launcher": "mpiexec", "srun_mpi": "pmi2",
     }  # fmt: skip
     for key, value in table.items():
+        if value is None:  # TOML has no null: a table normalized before, a default kept
+            continue
         if key in _STRINGS:
             if not isinstance(value, str) or not _NAME.match(value):
                 raise SlurmConfigError(f'[slurm] {key} must be a name such as "gpu", not {value!r}')
