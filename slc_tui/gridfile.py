@@ -278,9 +278,27 @@ def _grid_name(p: Problems, value: Any) -> str:
     return name
 
 
+def _slurm_table(p: Problems, slurm: dict[str, Any]) -> dict[str, Any]:
+    """The ``[slurm]`` table as the Slurm backend checks it; its errors name file and line."""
+    if not slurm:
+        return {}
+    import re
+
+    from slc_tui.engine.slurm_conf import SlurmConfigError, validate_slurm_table
+
+    try:
+        return validate_slurm_table(slurm)
+    except SlurmConfigError as exc:
+        text = str(exc)
+        named = re.match(r"\[slurm\] (?:has an unknown key '([^']+)'|(\w+))", text)
+        key = (named.group(1) or named.group(2)) if named else None
+        at = ("slurm", key) if key in slurm else ("slurm",)
+        raise p.error(at, text, where="") from None
+
+
 def _run_options(p: Problems, run: dict[str, Any], slurm: dict[str, Any]) -> RunOptions:
-    """The ``[run]`` table as ``RunOptions``, with the ``[slurm]`` table attached."""
-    kw: dict[str, Any] = {"slurm": dict(slurm)}
+    """The ``[run]`` table as ``RunOptions``, with the ``[slurm]`` table checked and attached."""
+    kw: dict[str, Any] = {"slurm": _slurm_table(p, slurm)}
     for key, value in run.items():
         at = ("run", key)
         if key == "max_cpus":

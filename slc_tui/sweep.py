@@ -11,8 +11,13 @@ from slc_tui.cli import fail, interactive
 def sweep_command(ns: argparse.Namespace) -> int:
     """Run the grid files of ``ns``; return the exit status of DESIGN.md."""
     from slc_tui.engine import ledger as L
-    from slc_tui.engine.api import launch_background, ledger_paths, make_engine, wait_for_engine
-    from slc_tui.engine.budget import budget_cores
+    from slc_tui.engine.api import (
+        engine_budget,
+        launch_background,
+        ledger_paths,
+        make_engine,
+        wait_for_engine,
+    )
     from slc_tui.engine.core import EngineError, check_plans, engine_alive
     from slc_tui.gridfile import GridFileError, load_grids
     from slc_tui.headless import Printer, summary
@@ -30,7 +35,7 @@ def sweep_command(ns: argparse.Namespace) -> int:
         specs = load_grids(ns.grids)
         plans = plan_specs(specs, flags)
         options = specs[0].options.override(**flags)
-        budget = budget_cores(options.max_cpus)
+        budget = engine_budget(plans, options)
         check_plans(plans, len(budget))
     except (GridFileError, PlanError, EngineError) as exc:
         return fail(str(exc))

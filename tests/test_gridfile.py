@@ -44,7 +44,7 @@ mpiexec = "/usr/bin/mpiexec"
 
 [slurm]
 partition = "short"
-extra = { mem = "4G" }
+mem = "4G"
 """
 
 
@@ -87,7 +87,7 @@ def test_full_file_gives_grid_options_and_lines(tmp_path: Path) -> None:
     o = spec.options
     assert (o.max_cpus, o.retries, o.timeout, o.fail_fast) == (4, 2, 1.5, True)
     assert (o.backend, o.oversubscribe, o.mpiexec) == ("slurm", True, "/usr/bin/mpiexec")
-    assert o.slurm == {"partition": "short", "extra": {"mem": "4G"}}
+    assert (o.slurm["partition"], o.slurm["mem"]) == ("short", "4G")  # checked by the backend
     lines = spec.line_of
     assert lines["grid"] == 2 and lines["params"] == 9 and lines["run"] == 18
     assert lines["params.seed"] == 11 and lines["params.ac_kwargs:hidden_sizes"] == 13
@@ -383,3 +383,16 @@ def test_import_is_cheap() -> None:
     code = "import sys, slc_tui.gridfile; print('tomllib' in sys.modules, 'tomli' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
+
+
+def test_a_bad_slurm_table_names_the_key_and_line(tmp_path: Path) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[grid]\nname = "s"\nthunk = "slc_tui.examples.cem:train"\n[params]\nseed = 0\n'
+        '[run]\nbackend = "slurm"\n[slurm]\npartition = "debug"\nmax_jobs = 0\n'
+    )
+    with pytest.raises(GridFileError) as err:
+        load_grid(path)
+    assert str(err.value) == f"{path}:10: [slurm] max_jobs must be an integer >= 1, not 0"
+    path.write_text(path.read_text().replace("max_jobs = 0", "max_jobs = 4"))
+    assert load_grid(path).options.slurm["max_jobs"] == 4

@@ -22,7 +22,6 @@ from slc_tui.engine import ledger as L
 from slc_tui.engine import slurm_cli
 from slc_tui.engine.core import Engine
 from slc_tui.engine.executor import Exited
-from slc_tui.engine.progress import ProgressTail
 from slc_tui.engine.slurm import SlurmError, SlurmExecutor
 from slc_tui.engine.slurm_conf import SlurmConfigError, validate_slurm_table
 from slc_tui.options import RunOptions
@@ -317,24 +316,6 @@ def test_adopt_follows_a_job_of_an_earlier_executor(cluster: Any, tmp_path: Path
     assert wait_ends(later)[run.name].exit_code == 0
 
 
-def _reconcile_with_adopt(original: Any) -> Any:
-    """Engine._reconcile plus the proposed adoption of runs still known to the backend."""
-
-    def reconcile(self: Engine, ledger: L.Ledger, plan: GridPlan) -> None:
-        running = {r.name: r for r in ledger.runs() if r.state == L.RUNNING and r.job_id}
-        original(self, ledger, plan)
-        for name, old in running.items():
-            run = self.runs.get(name)
-            if run is None or not self.executor.adopt(run, str(old.job_id)):
-                continue
-            self._cores[name] = self.slots.take(run.num_cpu) or []
-            self._tails[name] = ProgressTail(run.output_dir)
-            self._set(name, state=L.RUNNING, attempt=old.attempt, job_id=old.job_id,
-                      started=old.started, reason="", command=old.command)  # fmt: skip
-
-    return reconcile
-
-
 @slurm
 def test_resume_reattaches_instead_of_resubmitting(
     cluster: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
@@ -346,7 +327,6 @@ def test_resume_reattaches_instead_of_resubmitting(
     ids = {n: r.job_id for n, r in crashed.records.items()}
     for ledger in crashed.ledgers.values():
         ledger.close()
-    monkeypatch.setattr(Engine, "_reconcile", _reconcile_with_adopt(Engine._reconcile))
     resumed = Engine([plan], SlurmExecutor(FAST), budget=[0, 1], resume=True)
     submitted: list[str] = []
     monkeypatch.setattr(resumed.executor, "start", lambda run, *a: submitted.append(run.name))

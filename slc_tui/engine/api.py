@@ -43,6 +43,16 @@ def make_executor(options: RunOptions) -> Executor:
     return LocalExecutor(options.mpiexec)
 
 
+def engine_budget(plans: Sequence[GridPlan], options: RunOptions) -> list[int]:
+    """Slots of the budget: this machine's cores, or on Slurm ``max_cpus`` CPUs of the
+    cluster (``"auto"``: no limit of ours; ``[slurm] max_jobs`` and the queue decide)."""
+    if options.backend != "slurm":
+        return budget_cores(options.max_cpus)
+    if isinstance(options.max_cpus, int):
+        return list(range(options.max_cpus))
+    return list(range(max(1, sum(r.num_cpu for p in plans for r in p.runs))))
+
+
 def make_engine(
     plans: Sequence[GridPlan],
     options: RunOptions,
@@ -55,7 +65,7 @@ def make_engine(
     return Engine(
         plans,
         make_executor(options),
-        budget=budget_cores(options.max_cpus),
+        budget=engine_budget(plans, options),
         fail_fast=options.fail_fast,
         resume=resume,
         listeners=listeners,

@@ -34,7 +34,7 @@ from slc_tui.engine.events import (
 from slc_tui.engine.executor import Executor, Exited
 from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.engine.progress import ProgressTail, epoch_of
-from slc_tui.engine.reasons import failure_reason, read_tail
+from slc_tui.engine.reasons import failure_reason, log_reason, read_tail
 from slc_tui.engine.slots import Slots
 from slc_tui.entrypoint import engine_token
 from slc_tui.payload import Payload, write_payload
@@ -144,6 +144,8 @@ class Engine:
                 continue
             if old.output_dir != run.output_dir and os.path.isdir(old.output_dir):
                 self._keep_output_dir(run, old.output_dir)
+            if old.state == L.RUNNING and old.job_id and self._adopt(run, old):
+                continue  # a cluster job that outlived its engine: follow it, do not resubmit
             if old.state == L.RUNNING:  # its engine died: the run died with it
                 old.state, old.reason = L.LOST, "its engine ended"
                 ledger.record_attempt(old)
@@ -151,10 +153,28 @@ class Engine:
                 self.resume == KEEP and old.state != L.LOST
             ):
                 continue
-            changes[run.name] = {"state": L.PENDING, "pid": None, "job_id": None}
+            changes[run.name] = {"state": L.PENDING, "pid": None, "job_id": None,
+                                 "queue_state": ""}  # fmt: skip
         ledger.update_many(changes)
         for record in ledger.runs():
             self.records[record.name] = record
+
+    def _adopt(self, run: Run, old: RunRecord) -> bool:
+        """Follow the job of ``run`` that an earlier engine submitted, if the backend can."""
+        try:
+            adopted = self.executor.adopt(run, str(old.job_id))
+        except Exception as exc:
+            raise EngineError(
+                f"cannot re-attach to job {old.job_id} of run {run.name!r}: {exc}"
+            ) from exc
+        if not adopted:
+            return False
+        self._cores[run.name] = self.slots.take(run.num_cpu) or []
+        self._tails[run.name] = ProgressTail(run.output_dir)
+        if run.options.timeout:
+            spent = time.time() - (old.started or time.time())
+            self._deadline[run.name] = time.monotonic() + run.options.timeout - spent
+        return True
 
     def _keep_output_dir(self, run: Run, output_dir: str) -> None:
         run.output_dir = output_dir
@@ -172,6 +192,7 @@ class Engine:
             while True:
                 self._take_commands()
                 self._reap(self.executor.poll())
+                self._take_queue_states()
                 self._check_timeouts()
                 if self._interrupt is not None:
                     self._stop_everything("interrupted")
@@ -229,6 +250,8 @@ class Engine:
         for record in sorted(self.records.values(), key=lambda r: r.idx):
             if record.state != L.PENDING:
                 continue
+            if not self.executor.can_start():
+                return
             run = self.runs[record.name]
             cores = self.slots.take(run.num_cpu)
             if cores is None:
@@ -257,6 +280,7 @@ class Engine:
             job_id=launched.job_id, command=launched.command,
             cores=",".join(map(str, cores)), started=time.time(), ended=None,
             exit_code=None, signal=None, reason="", tail="", epoch=None, metrics={},
+            queue_state="",
         )  # fmt: skip
         self._emit(Event(STARTED, self.records[run.name]))
 
@@ -274,6 +298,8 @@ class Engine:
                 state, reason = forced
             elif ex.exit_code == 0:
                 state, reason = L.SUCCEEDED, ""
+            elif ex.stopped:  # cancelled outside slc-tui (scancel)
+                state, reason = L.CANCELLED, ex.reason or "cancelled"
             else:
                 state, reason = L.FAILED, ex.reason
             self._finish(ex.name, state, reason, ex.exit_code, ex.signal, explain=not forced)
@@ -296,12 +322,10 @@ class Engine:
         self._tails.pop(name, None)
         tail = read_tail(Path(run.output_dir) / "output.log")
         if state == L.FAILED and explain:
-            log_reason = failure_reason(tail, code, sig)
-            reason = (
-                f"{reason}: {log_reason}"
-                if reason and reason != log_reason
-                else (reason or log_reason)
-            )
+            # The backend's reason (Slurm's TIMEOUT...) first, then what the log adds to it.
+            found = log_reason(tail) if reason else failure_reason(tail, code, sig)
+            if found and found != reason:
+                reason = f"{reason}: {found}" if reason else found
         self._set(
             name, state=state, reason=reason, exit_code=code, signal=sig,
             ended=time.time(), tail=tail if state != L.SUCCEEDED else tail[-2000:],
@@ -340,6 +364,12 @@ class Engine:
         for name, record in self.records.items():
             if record.state == L.RUNNING:  # the backend lost track of it
                 self._finish(name, L.LOST, reason, None, None)
+
+    def _take_queue_states(self) -> None:
+        for name, word in self.executor.take_queue_states().items():
+            record = self.records.get(name)
+            if record is not None and record.queue_state != word:
+                self._set(name, queue_state=word)
 
     # -- commands ----------------------------------------------------------------------------
     def _take_commands(self) -> None:

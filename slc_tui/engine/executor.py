@@ -61,3 +61,11 @@ class Executor(Protocol):
     def adopt(self, run: Run, job_id: str) -> bool:
         """Follow a run started by an earlier engine (Slurm); False when it is gone."""
         ...
+
+    def can_start(self) -> bool:
+        """False while the backend takes no more runs (Slurm's ``max_jobs`` in flight)."""
+        ...
+
+    def take_queue_states(self) -> dict[str, str]:
+        """The cluster's word for each run whose job changed (``PENDING (Priority)``...)."""
+        ...

@@ -128,6 +128,14 @@ class LocalExecutor:
         """Local runs cannot outlive their engine, so there is nothing to adopt."""
         return False
 
+    def can_start(self) -> bool:
+        """Always: the CPU budget is the only limit locally."""
+        return True
+
+    def take_queue_states(self) -> dict[str, str]:
+        """Local runs have no queue."""
+        return {}
+
     def running(self) -> list[str]:
         """Names of the runs still going."""
         return list(self._procs)

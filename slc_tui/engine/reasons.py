@@ -37,10 +37,9 @@ def signal_name(sig: int) -> str:
         return f"signal {sig}"
 
 
-def failure_reason(tail: str, exit_code: int | None, sig: int | None) -> str:
-    """A short reason: the raising MPI rank, the last exception line, or the exit or signal."""
-    lines = tail.splitlines()
-    for line in reversed(lines):
+def log_reason(tail: str) -> str:
+    """What the log says went wrong: the raising MPI rank or the last exception ("" if none)."""
+    for line in reversed(tail.splitlines()):
         match = _RANK_RAISED.search(line)
         if match:
             return match.group(1).strip()
@@ -49,6 +48,15 @@ def failure_reason(tail: str, exit_code: int | None, sig: int | None) -> str:
         for line in reversed(after):
             if line and not line.startswith((" ", "\t")) and _EXCEPTION_LINE.match(line):
                 return line.strip()[:300]
+    return ""
+
+
+def failure_reason(tail: str, exit_code: int | None, sig: int | None) -> str:
+    """A short reason: the raising MPI rank, the last exception line, or the exit or signal."""
+    found = log_reason(tail)
+    if found:
+        return found
+    lines = tail.splitlines()
     if sig:
         name = signal_name(sig)
         return f"killed by {name}" + (" (out of memory?)" if sig == signal.SIGKILL else "")
