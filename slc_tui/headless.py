@@ -82,11 +82,10 @@ class Printer:
         """Print one event (progress lines rate-limited per run)."""
         r = event.run
         if event.kind == STARTED and r:
-            where = f"pid {r.pid}" if r.pid else f"job {r.job_id}"
+            where = f"pid {r.pid}, cores {r.cores}" if r.pid else f"Slurm job {r.job_id}"
             ranks = f", {r.num_cpu} ranks" if r.num_cpu > 1 else ""
             retry = f", attempt {r.attempt}" if r.attempt > 1 else ""
-            self._line(f"{r.name}  {self._paint('started', L.RUNNING)} ({where}, cores {r.cores}"
-                       f"{ranks}{retry})")  # fmt: skip
+            self._line(f"{r.name}  {self._paint('started', L.RUNNING)} ({where}{ranks}{retry})")
         elif event.kind == PROGRESS and r:
             now = time.monotonic()
             if now - self._last_progress.get(r.name, -PROGRESS_EVERY) >= PROGRESS_EVERY:
