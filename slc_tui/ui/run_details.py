@@ -43,6 +43,8 @@ class RunDetails(Widget):
     RunDetails {
         height: auto;
         max-height: 9;
+        text-wrap: nowrap;
+        text-overflow: ellipsis;
     }
     """
 
