@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
+
+MIN_INTERVAL = 0.5
+"""Seconds under which a new sample repeats the last one: psutil's CPU% over a shorter
+time is noise (two samples in one tick read 0%)."""
 
 
 @dataclass
@@ -23,6 +28,7 @@ class ProcessSampler:
 
     def __init__(self) -> None:
         self._procs: dict[int, Any] = {}
+        self._last: tuple[int, float, TreeUsage] | None = None
 
     def sample(self, pid: int | None) -> TreeUsage | None:
         """The usage of ``pid`` and its descendants, or None when it is gone."""
@@ -30,6 +36,9 @@ class ProcessSampler:
 
         if pid is None:
             return None
+        now = time.monotonic()
+        if self._last and self._last[0] == pid and now - self._last[1] < MIN_INTERVAL:
+            return self._last[2]
         try:
             root = self._procs.get(pid) or psutil.Process(pid)
             tree = [root, *root.children(recursive=True)]
@@ -47,7 +56,9 @@ class ProcessSampler:
                 continue
             known[proc.pid] = proc
         self._procs = known
-        return TreeUsage(cpu, rss, len(known))
+        usage = TreeUsage(cpu, rss, len(known))
+        self._last = (pid, now, usage)
+        return usage
 
 
 def fmt_bytes(n: int) -> str:
