@@ -21,7 +21,7 @@ from slc_tui.engine.api import (
     wait_for_engine,
 )
 from slc_tui.engine.core import EngineError, engine_alive
-from slc_tui.engine.events import RETRY, STARTED, Event
+from slc_tui.engine.events import PROGRESS, RETRY, STARTED, Event
 from slc_tui.options import RunOptions
 from slc_tui.run_utils import ExperimentGrid
 
@@ -287,3 +287,52 @@ def test_payloads_and_the_ledger_are_private_to_the_user() -> None:
     assert Path("data/.slc-tui/priv.db").stat().st_mode & 0o077 == 0
     assert Path("data/.slc-tui").stat().st_mode & 0o077 == 0
     assert not Path("data/.slc-tui/priv/payloads/priv_s0.pkl").exists()  # removed after the run
+
+
+def test_a_new_attempt_starts_with_no_old_metrics_or_log() -> None:
+    run_plans(make_plan("fresh", "work", {"seed": 0, "epochs": 3, "secs": 0.05}))
+    seen: list[tuple[int | None, dict]] = []
+
+    def on_event(event: Event) -> None:
+        if event.kind in (STARTED, PROGRESS) and event.run:
+            seen.append((event.run.epoch, dict(event.run.metrics)))
+
+    plan = make_plan("fresh", "work", {"seed": 0, "epochs": 3, "secs": 0.6})
+    run_plans(plan, listeners=[on_event])
+    assert seen[0] == (None, {})  # nothing of attempt 1 when attempt 2 starts
+    out = Path(plan.runs[0].output_dir)
+    assert len(out.joinpath("progress.1.txt").read_text().splitlines()) == 4
+    assert out.joinpath("output.1.log").read_text() == "done seed=0\n"
+    assert len(out.joinpath("progress.txt").read_text().splitlines()) == 4
+
+
+def test_resume_reruns_a_run_whose_hyperparameters_changed() -> None:
+    run_plans(make_plan("chg", "work", {"seed": [0, 1], "secs": 0.05, "epochs": 2}))
+    _, _, events = run_plans(
+        make_plan("chg", "work", {"seed": [0, 1], "secs": 0.05, "epochs": 3}), resume=True
+    )
+    assert sorted(e.run.name for e in events if e.kind == STARTED and e.run) == [
+        "chg_s0",
+        "chg_s1",
+    ]
+    assert {r.params["epochs"] for r in ledger("chg").runs()} == {3}
+    _, _, events = run_plans(
+        make_plan("chg", "work", {"seed": [0, 1], "secs": 0.05, "epochs": 3}), resume=True
+    )
+    assert not [e for e in events if e.kind == STARTED]
+
+
+def test_retries_count_this_sweeps_attempts_not_earlier_ones() -> None:
+    run_plans(make_plan("again2", "fail", {"seed": 0}))
+    run_plans(make_plan("again2", "fail", {"seed": 0}))
+    _, _, events = run_plans(make_plan("again2", "fail", {"seed": 0}, retries=1))
+    assert [e.run.attempt for e in events if e.kind == STARTED and e.run] == [3, 4]
+
+
+def test_two_grid_files_may_not_share_a_ledger(in_tmp: Path) -> None:
+    one = write_grid(in_tmp / "one.toml", "same", "nothing", "seed = 0")
+    two = write_grid(in_tmp / "two.toml", "same", "nothing", "seed = 1")
+    assert subprocess.run(cli(str(one), "--no-ui"), capture_output=True).returncode == 0
+    res = subprocess.run(cli(str(two), "--no-ui"), capture_output=True, text=True)
+    assert res.returncode == 2
+    assert f"are also those of {one}" in res.stderr

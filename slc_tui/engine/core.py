@@ -13,6 +13,7 @@ import select
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
@@ -35,6 +36,7 @@ from slc_tui.engine.executor import Executor, Exited
 from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.engine.progress import ProgressTail, epoch_of
 from slc_tui.engine.reasons import failure_reason, log_reason, read_tail
+from slc_tui.engine.rundir import keep_earlier_attempt, log_path
 from slc_tui.engine.slots import Slots
 from slc_tui.entrypoint import engine_token
 from slc_tui.payload import Payload, write_payload
@@ -47,6 +49,12 @@ PROGRESS_EVERY = 1.0
 STOP_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL when a run is stopped."""
 INTERRUPTED = 130
+FRESH: dict[str, Any] = {
+    "pid": None, "job_id": None, "queue_state": "", "cores": "", "started": None,
+    "ended": None, "exit_code": None, "signal": None, "reason": "", "tail": "",
+    "epoch": None, "metrics": {},
+}  # fmt: skip
+"""What a run that waits for a new attempt keeps of its last one: nothing."""
 KEEP = "keep"
 """The resume mode that leaves every run's state as it is (lost runs aside)."""
 
@@ -90,6 +98,8 @@ class Engine:
         self._tails: dict[str, ProgressTail] = {}
         self._paused = False
         self._closing = False
+        self._tries: Counter[str] = Counter()
+        """Attempts each run has had from this engine (retries count these, not the ledger's)."""
         self._tripped = False
         self._interrupt: int | None = None
         self._next_progress = 0.0
@@ -112,6 +122,13 @@ class Engine:
                 raise EngineError(
                     f"grid {plan.name!r} is already running (engine pid {meta.get('engine_pid')}); "
                     "watch it with 'slc-tui attach' or stop it first"
+                )
+            owner = str(meta.get("grid_file") or "")
+            if owner and plan.source and owner != plan.source and os.path.exists(owner):
+                raise EngineError(
+                    f"{plan.source}: its grid name {plan.name!r} and data_dir are also those "
+                    f"of {owner}, whose runs are in {ledger.path}; give one of them another "
+                    "name or data_dir"
                 )
             self._reconcile(ledger, plan)
             ledger.set_meta(
@@ -149,12 +166,14 @@ class Engine:
             if old.state == L.RUNNING:  # its engine died: the run died with it
                 old.state, old.reason = L.LOST, "its engine ended"
                 ledger.record_attempt(old)
-            if (self.resume and old.state == L.SUCCEEDED) or (
+            params = _jsonable(run.params)
+            if params != old.params:  # the grid file changed this run's hyperparameters
+                changes[run.name] = {"params": params}
+            elif (self.resume and old.state == L.SUCCEEDED) or (
                 self.resume == KEEP and old.state != L.LOST
             ):
                 continue
-            changes[run.name] = {"state": L.PENDING, "pid": None, "job_id": None,
-                                 "queue_state": ""}  # fmt: skip
+            changes[run.name] = {**changes.get(run.name, {}), "state": L.PENDING, **FRESH}
         ledger.update_many(changes)
         for record in ledger.runs():
             self.records[record.name] = record
@@ -264,6 +283,8 @@ class Engine:
         attempt = record.attempt + 1
         payload = self._payload_path(run)
         try:
+            os.makedirs(run.output_dir, exist_ok=True)
+            keep_earlier_attempt(run.output_dir, attempt)
             write_payload(payload, Payload(run.thunk, run.kwargs))
             launched = self.executor.start(run, payload, attempt, cores)
         except Exception as exc:
@@ -320,7 +341,7 @@ class Engine:
         self._deadline.pop(name, None)
         self._read_progress(name)
         self._tails.pop(name, None)
-        tail = read_tail(Path(run.output_dir) / "output.log")
+        tail = read_tail(log_path(run.output_dir))
         if state == L.FAILED and explain:
             # The backend's reason (Slurm's TIMEOUT...) first, then what the log adds to it.
             found = log_reason(tail) if reason else failure_reason(tail, code, sig)
@@ -335,8 +356,9 @@ class Engine:
         with suppress(OSError):
             self._payload_path(run).unlink()
         self._emit(Event(FINISHED, record))
-        if state == L.FAILED and record.attempt <= run.options.retries:
-            self._set(name, state=L.PENDING)
+        self._tries[name] += 1
+        if state == L.FAILED and self._tries[name] <= run.options.retries:
+            self._set(name, state=L.PENDING)  # the failed attempt stays visible until the next
             self._emit(Event(RETRY, self.records[name], f"attempt {record.attempt + 1}"))
         elif state in (L.FAILED, L.LOST) and self.fail_fast and not self._tripped:
             self._tripped = True
@@ -387,7 +409,8 @@ class Engine:
                 self._set(record.name, state=L.CANCELLED, reason="stopped by the user")
                 self._emit(Event(FINISHED, self.records[record.name]))
         elif verb == "rerun" and record is not None and record.state in L.FINISHED:
-            self._set(record.name, state=L.PENDING, reason="")
+            self._set(record.name, state=L.PENDING, **FRESH)
+            self._tries[record.name] = 0
             self._tripped = False
         elif verb in ("pause", "resume"):
             self._paused = verb == "pause"

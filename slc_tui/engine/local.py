@@ -16,12 +16,10 @@ import psutil
 
 from slc_tui.engine import procs
 from slc_tui.engine.executor import Exited, Launched
+from slc_tui.engine.rundir import log_path
 from slc_tui.entrypoint import CORES_ENV, ENGINE_ENV, engine_token
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
-
-OUTPUT_LOG = "output.log"
-"""The file, in a run's output directory, that holds its stdout and stderr in order."""
 
 
 @dataclass
@@ -32,14 +30,6 @@ class _Proc:
     """When the stop began (None while not stopping)."""
     grace: float = 5.0
     snapshot: list[psutil.Process] = field(default_factory=list)
-
-
-def rotate_log(output_dir: str, attempt: int) -> Path:
-    """The log path of a new attempt; an earlier attempt's log is kept as ``output.N.log``."""
-    log = Path(output_dir) / OUTPUT_LOG
-    if attempt > 1 and log.exists():
-        log.replace(log.with_name(f"output.{attempt - 1}.log"))
-    return log
 
 
 class LocalExecutor:
@@ -59,7 +49,7 @@ class LocalExecutor:
         env = run_env(run.num_cpu)
         env[ENGINE_ENV] = self._token
         env[CORES_ENV] = ",".join(map(str, cores))
-        log = open(rotate_log(run.output_dir, attempt), "ab", buffering=0)  # noqa: SIM115
+        log = open(log_path(run.output_dir), "ab", buffering=0)  # noqa: SIM115
         try:
             popen = subprocess.Popen(
                 argv,

@@ -12,7 +12,7 @@ _TAIL_BYTES = 64 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _RANK_RAISED = re.compile(r"slc-tui: (MPI rank \d+ raised .*)")
 _HYDRA_SIGNAL = re.compile(r"KILLED BY SIGNAL: (\d+)")
-_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Interrupt|Exit|Warning)\b.*")
+_EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(: .*)?$")
 
 
 def read_tail(path: str | Path, lines: int = TAIL_LINES) -> str:
@@ -44,8 +44,9 @@ def log_reason(tail: str) -> str:
         if match:
             return match.group(1).strip()
     if "Traceback (most recent call last):" in tail:
+        # The exception line is the first unindented line after the last traceback header.
         after = tail.rsplit("Traceback (most recent call last):", 1)[1].splitlines()
-        for line in reversed(after):
+        for line in after:
             if line and not line.startswith((" ", "\t")) and _EXCEPTION_LINE.match(line):
                 return line.strip()[:300]
     return ""

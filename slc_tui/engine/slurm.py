@@ -20,7 +20,7 @@ from typing import Any
 
 from slc_tui.engine import slurm_cli as cli
 from slc_tui.engine.executor import Exited, Launched
-from slc_tui.engine.local import OUTPUT_LOG, rotate_log
+from slc_tui.engine.rundir import log_path
 from slc_tui.engine.slurm_cli import JobInfo, SlurmError
 from slc_tui.engine.slurm_conf import (
     job_script,
@@ -83,7 +83,7 @@ class SlurmExecutor:
         """Submit ``run`` as a job of ``num_cpu`` tasks; SlurmError with Slurm's refusal."""
         os.makedirs(run.output_dir, exist_ok=True)
         self._check_visible([run.output_dir, os.fspath(payload), sys.executable])
-        log = rotate_log(run.output_dir, attempt)
+        log = log_path(run.output_dir)
         if run.num_cpu > 1 and self.conf["launcher"] == "srun":
             argv = srun_command(self.conf, run_command(payload, 1))
         else:
@@ -141,7 +141,7 @@ class SlurmExecutor:
             info = (self._finals([job_id]) or {}).get(job_id)
         if info is None or (info.name and info.name != run.name):
             return False
-        job = _Job(run.name, job_id, Path(run.output_dir) / OUTPUT_LOG, queue_state=info.state)
+        job = _Job(run.name, job_id, log_path(run.output_dir), queue_state=info.state)
         self._jobs[run.name] = job
         self._changes[run.name] = _queue_word(info)
         self._next_poll = 0.0
