@@ -12,11 +12,17 @@ from slc_tui import __version__
 
 USAGE_ERROR, INTERRUPTED = 2, 130
 
+USAGE = """\
+slc-tui GRID.toml [GRID.toml ...] [options]
+       slc-tui attach GRID.toml
+       slc-tui status GRID.toml [--json]
+       slc-tui stop GRID.toml"""
 EPILOG = """\
 commands:
   slc-tui GRID.toml [GRID.toml ...]   run the grids with the dashboard (default)
   slc-tui attach GRID.toml            dashboard on a sweep run by another slc-tui process
   slc-tui status GRID.toml [--json]   one-shot table of a sweep's state
+  slc-tui stop GRID.toml              stop a sweep that runs in the background
 
 exit status: 0 all runs succeeded, 1 some run failed, 2 bad input or usage, 130 interrupted
 """
@@ -53,6 +59,7 @@ def run_parser() -> argparse.ArgumentParser:
     """The parser of ``slc-tui GRID.toml ...``."""
     p = argparse.ArgumentParser(
         prog="slc-tui",
+        usage=USAGE,
         description="Run experiment grids (TOML grid files) in parallel inside the CPU budget, "
         "with a live dashboard, a headless mode, resume and a Slurm backend.",
         epilog=EPILOG,
@@ -128,6 +135,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             from slc_tui.status import status_command
 
             return status_command(ns.grid, as_json=ns.json)
+        if args and args[0] == "stop":
+            ns = _one_grid_parser("stop", "Stop every run of a sweep and its engine.").parse_args(
+                args[1:]
+            )
+            from slc_tui.status import stop_command
+
+            return stop_command(ns.grid)
         if args and args[0] == "attach":
             p = _one_grid_parser("attach", "Open the dashboard on a sweep run elsewhere.")
             p.add_argument("--no-mouse", action="store_true", help="no mouse support")
@@ -141,6 +155,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return sweep_command(ns)
     except KeyboardInterrupt:
         return INTERRUPTED
+    except BrokenPipeError:  # `slc-tui status --json | head`: the reader left, and that is fine
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def fail(message: str) -> int:

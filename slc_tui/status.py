@@ -78,3 +78,33 @@ def attach_command(grid_file: str, *, no_mouse: bool = False) -> int:
     from slc_tui.ui.app import run_dashboard
 
     return run_dashboard([path], owns_engine=False, no_mouse=no_mouse)
+
+
+def stop_command(grid_file: str, timeout: float = 60.0) -> int:
+    """Stop a sweep's runs and engine (as the dashboard's quit, "stop runs", does)."""
+    import time
+
+    from slc_tui.engine import ledger as L
+    from slc_tui.engine.core import engine_alive
+    from slc_tui.gridfile import GridFileError
+
+    try:
+        ledger = L.Ledger.open(_ledger_for(grid_file))
+    except (GridFileError, FileNotFoundError) as exc:
+        return fail(str(exc))
+    meta = ledger.meta()
+    if not engine_alive(meta):
+        print(f"{meta.get('grid_name')}: no engine is running; nothing to stop")
+        return 0
+    ledger.send("stop_all")
+    deadline = time.monotonic() + timeout
+    while engine_alive(ledger.meta()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if engine_alive(ledger.meta()):
+        return fail(f"the engine (pid {meta.get('engine_pid')}) did not stop in {timeout:g} s")
+    counts = {s: sum(r.state == s for r in ledger.runs()) for s in L.STATES}
+    print(
+        f"{meta.get('grid_name')}: stopped; "
+        + ", ".join(f"{n} {s}" for s, n in counts.items() if n)
+    )
+    return 0

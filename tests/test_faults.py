@@ -103,3 +103,27 @@ def test_kill_9_while_a_run_of_two_ranks_runs_leaves_no_rank(in_tmp: Path) -> No
     os.kill(proc.pid, signal.SIGKILL)
     proc.communicate(timeout=10)
     assert wait_gone(pids) == []
+
+
+def test_slc_tui_stop_ends_a_sweep_running_elsewhere(in_tmp: Path) -> None:
+    Path("hang").touch()
+    grid = write_grid(in_tmp / "g.toml", "stopme", "hang_if_file", "seed = [0, 1]")
+    proc = _start(grid, "--max-cpus", "2")
+    pids = _run_pids("stopme")
+    res = subprocess.run(cli("stop", str(grid)), capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "stopme: stopped; 2 cancelled" in res.stdout
+    assert proc.wait(30) == 130
+    proc.communicate()
+    assert wait_gone(pids) == []
+    again = subprocess.run(cli("stop", str(grid)), capture_output=True, text=True)
+    assert "no engine is running; nothing to stop" in again.stdout
+
+
+def test_status_json_into_a_closed_pipe_is_quiet(in_tmp: Path) -> None:
+    grid = write_grid(in_tmp / "g.toml", "pipe", "nothing", "seed = [0, 1, 2]")
+    subprocess.run(cli(str(grid), "--no-ui"), capture_output=True)
+    res = subprocess.run(f"{' '.join(cli('status', str(grid), '--json'))} | head -1",
+                         shell=True, capture_output=True, text=True)  # fmt: skip
+    assert res.stdout.strip() == "{"
+    assert "Traceback" not in res.stderr
