@@ -137,7 +137,7 @@ def pid_gone(pid: int) -> bool:
 def test_dashboard_survives_a_killed_tmux_and_attach_shows_the_finished_sweep(
     tmux: Tmux, in_tmp: Path
 ) -> None:
-    params = "seed = [0, 1, 2, 3]\nsecs = 2.0\nepochs = 4"
+    params = "seed = [0, 1, 2, 3]\nsecs = 3.0\nepochs = 4"
     grid = write_grid(in_tmp / "g.toml", GRID, "work", params, extra="\n[run]\nmax_cpus = 2")
     names = [f"{GRID}_s{s}" for s in SEEDS]
 
