@@ -12,24 +12,34 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-from dataclasses import dataclass, field
-from typing import Any, Callable, Union
 
-Thunk = Union[str, Callable[..., Any]]
+TYPE_CHECKING = False  # typing and dataclasses cost ~20 ms: a run's start-up imports neither
+if TYPE_CHECKING:
+    from typing import Any, Callable, Union
+
+    Thunk = Union[str, Callable[..., Any]]
 
 
-@dataclass
 class Payload:
     """What a run executes: ``thunk(**kwargs)`` with ``sys_path`` and ``cwd`` of the caller."""
 
-    thunk: Thunk
-    """A ``module:function`` / ``file.py:function`` reference, or a callable."""
-    kwargs: dict[str, Any]
-    """Keyword arguments of the thunk (``seed`` and ``logger_kwargs`` included)."""
-    sys_path: list[str] = field(default_factory=lambda: list(sys.path))
-    """The caller's import path, so whatever the caller can import, the run can too."""
-    cwd: str = field(default_factory=os.getcwd)
-    """The caller's working directory (file thunks and relative paths resolve from it)."""
+    __slots__ = ("cwd", "kwargs", "sys_path", "thunk")
+
+    def __init__(
+        self,
+        thunk: Thunk,
+        kwargs: dict[str, Any],
+        sys_path: list[str] | None = None,
+        cwd: str | None = None,
+    ) -> None:
+        self.thunk = thunk
+        """A ``module:function`` / ``file.py:function`` reference, or a callable."""
+        self.kwargs = kwargs
+        """Keyword arguments of the thunk (``seed`` and ``logger_kwargs`` included)."""
+        self.sys_path = list(sys.path) if sys_path is None else sys_path
+        """The caller's import path, so whatever the caller can import, the run can too."""
+        self.cwd = os.getcwd() if cwd is None else cwd
+        """The caller's working directory (file thunks and relative paths resolve from it)."""
 
 
 def _dumps_body(body: tuple[Thunk, dict[str, Any]]) -> bytes:

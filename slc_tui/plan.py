@@ -12,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 
 from slc_tui.engine.budget import resolve_num_cpu
 from slc_tui.options import RunOptions
-from slc_tui.payload import Thunk
 
 if TYPE_CHECKING:
     from slc_tui.gridfile import GridSpec
+    from slc_tui.payload import Thunk
     from slc_tui.run_utils import ExperimentGrid
 
 

@@ -241,8 +241,13 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]
             "run .ci/install-slurm (Debian: apt-get install -y slurm-wlm munge)"
         )
     daemons = daemons_running()
+    # Daemons of another test session's temporary cluster go away with that session: start
+    # a cluster of our own (own config, ports and state) beside them rather than share theirs.
+    temporary = any("/pytest-of-" in arg for argv in daemons.values() for arg in argv)
     cluster = (
-        existing_cluster(daemons) if daemons else start_cluster(tmp_path_factory.mktemp("slurm"))
+        existing_cluster(daemons)
+        if daemons and not temporary
+        else start_cluster(tmp_path_factory.mktemp("slurm"))
     )
     old = os.environ.get("SLURM_CONF")
     os.environ.update(cluster.env)
