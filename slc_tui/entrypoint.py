@@ -106,32 +106,42 @@ def prepare_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _abort_mpi(exc: BaseException) -> None:
-    """Report the exception in one write (ranks share one output), then abort every rank."""
+def _report(exc: BaseException) -> str:
+    """The traceback of an exception the thunk raised, from the thunk's frame on."""
     import traceback
 
-    summary = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    report = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-    sys.stderr.write(f"{report}slc-tui: MPI rank {_rank()} raised {summary}\n")
+    tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # skip run()'s own frame
+    return "".join(traceback.format_exception(type(exc), exc, tb))
+
+
+def _abort_mpi(exc: BaseException) -> None:
+    """Report the exception in one write (ranks share one output), then abort every rank."""
+    summary = _report(exc).rstrip("\n").rsplit("\n", 1)[-1]
+    sys.stderr.write(f"{_report(exc)}slc-tui: MPI rank {_rank()} raised {summary}\n")
     sys.stderr.flush()
     from mpi4py import MPI
 
     MPI.COMM_WORLD.Abort(1)
 
 
-def run(thunk: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-    """Call the thunk; in an MPI job of several ranks, abort all ranks if this one raises."""
+def run(thunk: Callable[..., Any], kwargs: dict[str, Any]) -> int:
+    """Call the thunk and return the exit status; in an MPI job of several ranks, abort all
+    ranks if this one raises."""
     if _size() > 1:
         from mpi4py import MPI  # every rank joins the world, so that an Abort reaches all
 
         MPI.COMM_WORLD.Barrier()
-        try:
-            thunk(**kwargs)
-        except BaseException as exc:
-            _abort_mpi(exc)
-            raise
-    else:
+    try:
         thunk(**kwargs)
+    except SystemExit:
+        raise
+    except BaseException as exc:
+        if _size() > 1:
+            _abort_mpi(exc)
+        sys.stderr.write(_report(exc))
+        sys.stderr.flush()
+        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -154,8 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         from slc_tui.thunks import resolve
 
         thunk = resolve(thunk, base_dir=payload.cwd)
-    run(thunk, prepare_kwargs(payload.kwargs))
-    return 0
+    return run(thunk, prepare_kwargs(payload.kwargs))
 
 
 if __name__ == "__main__":
