@@ -48,10 +48,21 @@ def sweep_command(ns: argparse.Namespace) -> int:
         return 0
     paths = ledger_paths(plans)
     for path in paths:
-        if path.exists() and engine_alive(L.Ledger.open(path).meta()):
+        if not path.exists():
+            continue
+        earlier = L.Ledger.open(path)
+        if engine_alive(earlier.meta()):
             return fail(
                 f"{path.stem!r} is already running; watch it with "
-                f"'slc-tui attach {ns.grids[0]}' or stop it first"
+                f"'slc-tui attach {ns.grids[0]}' or stop it with 'slc-tui stop {ns.grids[0]}'"
+            )
+        done = sum(r.state == L.SUCCEEDED for r in earlier.runs())
+        if done and not ns.resume:
+            print(
+                f"slc-tui: {path.stem}: {done} run(s) that succeeded before run again "
+                "(their earlier output is kept as output.N.log / progress.N.txt); "
+                "--resume skips them",
+                file=sys.stderr,
             )
     headless = ns.no_ui or not interactive()
     if headless:
