@@ -129,12 +129,29 @@ class Camera:
         print(f"{png}: {png.stat().st_size // 1024} KB")
 
 
-def running_with_curve(app: SlcApp, min_epoch: int, max_epoch: int = 30) -> RunKey | None:
-    """A running run between ``min_epoch`` and ``max_epoch`` (it goes on for a while)."""
-    for key, run in app.model.runs.items():
-        if run.state == L.RUNNING and min_epoch <= (run.epoch or 0) <= max_epoch:
-            return key
-    return None
+def running_with_curve(app: SlcApp, min_epoch: int) -> RunKey | None:
+    """The running run with the fewest epochs past ``min_epoch`` (it goes on longest)."""
+    found = [
+        (run.epoch or 0, key)
+        for key, run in app.model.runs.items()
+        if run.state == L.RUNNING and (run.epoch or 0) >= min_epoch
+    ]
+    return min(found)[1] if found else None
+
+
+async def shoot_running(
+    pilot: Pilot, app: SlcApp, camera: Camera, name: str, min_epoch: int
+) -> None:
+    """Select a running run with a curve and shoot; again if it ended before the picture."""
+    for _ in range(10):
+        await until(pilot, lambda: running_with_curve(app, min_epoch), 120, "a running run")
+        key = running_with_curve(app, min_epoch)
+        assert key is not None
+        await select(pilot, app, ("run", key))
+        await camera.shoot(pilot, app, name)
+        if app.model.runs[key].state == L.RUNNING:
+            return
+    raise RuntimeError(f"{name}: every selected run ended before its picture")
 
 
 def count(app: SlcApp, state: str) -> int:
@@ -158,23 +175,11 @@ async def sweep_pictures(camera: Camera) -> None:
     try:
         app = SlcApp(sweep.paths, owns_engine=True)
         async with app.run_test(size=BIG) as pilot:
-            await until(
-                pilot,
-                lambda: count(app, L.SUCCEEDED) >= 5 and running_with_curve(app, 8, 20),
-                180,
-                "five runs done and a running run between epochs 8 and 20",
-            )
-            key = running_with_curve(app, 8, 20)
-            assert key is not None
-            await select(pilot, app, ("run", key))
-            await camera.shoot(pilot, app, "dashboard")
+            await until(pilot, lambda: count(app, L.SUCCEEDED) >= 5, 180, "five runs done")
+            await shoot_running(pilot, app, camera, "dashboard", min_epoch=8)
         app = SlcApp(sweep.paths, owns_engine=True)
         async with app.run_test(size=SMALL) as pilot:
-            await until(pilot, lambda: running_with_curve(app, 3, 25), 60, "a running run")
-            key = running_with_curve(app, 3, 25)
-            assert key is not None
-            await select(pilot, app, ("run", key))
-            await camera.shoot(pilot, app, "small")
+            await shoot_running(pilot, app, camera, "small", min_epoch=3)
         app = SlcApp(sweep.paths, owns_engine=True)
         async with app.run_test(size=BIG) as pilot:
             await until(pilot, lambda: not app.model.active(), 300, "the sweep to finish")
@@ -195,6 +200,13 @@ def crashed_rank(app: SlcApp) -> RunKey | None:
     return next((k for k, r in failed if "Traceback" in (r.tail or "")), None)
 
 
+def traceback_shown(log: LogView) -> bool:
+    """Whether a ``Traceback`` line is in the log view's visible lines."""
+    top = round(log.scroll_y)
+    visible = list(log.lines)[top : top + log.scrollable_content_region.height]
+    return any(line.startswith("Traceback") for line in visible)
+
+
 async def failure_picture(camera: Camera) -> None:
     """failure, on grids/failing.toml."""
     sweep = Sweep(REPO / "grids" / "failing.toml")
@@ -206,7 +218,7 @@ async def failure_picture(camera: Camera) -> None:
             assert key is not None, "no failed run with a traceback"
             await select(pilot, app, ("run", key))
             log = app.screen.query_one(LogView)
-            await until(pilot, lambda: not log.following, 10, "the log at the traceback")
+            await until(pilot, lambda: traceback_shown(log), 10, "the log at the traceback")
             await camera.shoot(pilot, app, "failure")
     finally:
         sweep.stop()
