@@ -227,11 +227,13 @@ async def failure_picture(camera: Camera) -> None:
 async def main_async(out: Path, keep_svg: bool) -> None:
     """Every picture, each grid in its own temporary directory."""
     camera = Camera(out, keep_svg)
-    for scene in (sweep_pictures, failure_picture):
-        with tempfile.TemporaryDirectory(prefix="slc-shots-") as tmp:
-            os.chdir(tmp)
-            await scene(camera)
-    shutil.rmtree(camera.svg_dir, ignore_errors=True)
+    try:
+        for scene in (sweep_pictures, failure_picture):
+            with tempfile.TemporaryDirectory(prefix="slc-shots-") as tmp:
+                os.chdir(tmp)
+                await scene(camera)
+    finally:
+        shutil.rmtree(camera.svg_dir, ignore_errors=True)
 
 
 def main(argv: list[str] | None = None) -> int:
