@@ -22,6 +22,8 @@ ENGINE_ENV = "SLC_TUI_ENGINE"
 """``pid:starttime`` of the engine that owns this run; the run ends when that process ends."""
 CORES_ENV = "SLC_TUI_CORES"
 """Comma-separated core ids of the run; rank ``r`` pins itself to core ``r mod len``."""
+ABORT_GRACE = 0.3
+"""Seconds a failing rank waits between reporting its exception and aborting the job."""
 WATCH_INTERVAL = 0.5
 """Seconds between two checks that the engine still lives."""
 
@@ -119,6 +121,7 @@ def _abort_mpi(exc: BaseException) -> None:
     summary = _report(exc).rstrip("\n").rsplit("\n", 1)[-1]
     sys.stderr.write(f"{_report(exc)}slc-tui: MPI rank {_rank()} raised {summary}\n")
     sys.stderr.flush()
+    time.sleep(ABORT_GRACE)  # let mpiexec forward the report before the abort kills the job
     from mpi4py import MPI
 
     MPI.COMM_WORLD.Abort(1)
