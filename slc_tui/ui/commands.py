@@ -1,4 +1,4 @@
-"""Which runs a key acts on: the selected run, or the matching runs of a variant or grid."""
+"""Which runs a key or pane acts on: the selected run, or the runs of a variant or grid."""
 
 from __future__ import annotations
 
@@ -11,6 +11,22 @@ STOPPABLE = frozenset({PENDING, RUNNING})
 """States ``k`` acts on (a pending run is cancelled before it starts)."""
 RERUNNABLE = frozenset({FAILED, CANCELLED, LOST})
 """States ``r`` reruns when a variant or grid is selected."""
+
+
+MAX_CURVES = 32
+"""Most runs whose progress files the curves pane reads for one node."""
+MAX_VARIANT_CURVES = 16
+"""Most variants a grid node plots (one mean curve each)."""
+
+
+def variant_dirs(model: SweepModel, li: int) -> list[list[str]]:
+    """The output directories of each variant of grid ``li`` (for its seed-mean curves).
+
+    At most :data:`MAX_VARIANT_CURVES` variants and :data:`MAX_CURVES` runs in all.
+    """
+    vkeys = [v for v in model.variants if v[0] == li][:MAX_VARIANT_CURVES]
+    per_variant = max(MAX_CURVES // max(len(vkeys), 1), 1)
+    return [[model.runs[k].output_dir for k in model.variants[v][:per_variant]] for v in vkeys]
 
 
 def runs_under(model: SweepModel, data: Any) -> list[RunKey]:
@@ -36,6 +52,21 @@ def rerun_targets(model: SweepModel, data: Any) -> list[RunKey]:
     if data and data[0] == "run":
         return [k for k in keys if model.runs[k].state not in STOPPABLE]
     return [k for k in keys if model.runs[k].state in RERUNNABLE]
+
+
+def describe_stop(model: SweepModel, keys: list[RunKey]) -> str:
+    """What ``k`` stops: ``cartpole_s0`` (running), or ``1 running and 1 pending run``.
+
+    Running runs are stopped, pending ones cancelled before they start; the words say both.
+    """
+    running = sum(model.runs[k].state == RUNNING for k in keys)
+    pending = len(keys) - running
+    if len(keys) == 1:
+        return f"{keys[0][1]} ({'running' if running else 'pending'})"
+    if running and pending:
+        return f"{running} running and {pending} pending run{'s' if pending != 1 else ''}"
+    word = "running" if running else "pending"
+    return f"{len(keys)} {word} runs"
 
 
 def describe(keys: list[RunKey]) -> str:

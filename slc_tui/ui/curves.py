@@ -1,4 +1,8 @@
-"""Learning curves: one metric over epochs as a braille line plot, per seed and their mean."""
+"""Learning curves: one metric over epochs as a braille line plot.
+
+A run shows its curve; a variant its seeds and their mean; a grid one curve per variant
+(the mean over its seeds).
+"""
 
 from __future__ import annotations
 
@@ -13,9 +17,13 @@ from slc_tui.engine.progress import EPOCH_COLUMNS, epoch_of, main_metric, read_p
 from slc_tui.ui.model import fmt_num
 
 SEED_STYLES = ("cyan", "magenta", "blue", "green", "yellow", "bright_red")
-"""Colours of the seeds' curves, in turn; the mean is drawn bold in the text colour."""
+"""Colours of the seeds' (or variants') curves, in turn; a variant's mean is drawn bold."""
 _DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
 """Braille dot bits by (row in cell, column in cell)."""
+
+
+Points = list[tuple[float, float]]
+"""A curve's (epoch, value) points."""
 
 
 @dataclass
@@ -154,26 +162,49 @@ class Curves(Widget):
         """What is drawn."""
 
     def load(self, output_dirs: list[str]) -> None:
-        """Read the progress files of the runs in ``output_dirs`` and draw them."""
-        tables = [load_progress(d) for d in output_dirs]
+        """Draw the runs in ``output_dirs``: one run, or a variant's seeds and their mean."""
+        metric, curves = self._read([output_dirs])
+        seeds = curves[0] if curves else []
+        self.series = [
+            Series(c, SEED_STYLES[i % len(SEED_STYLES)] if len(seeds) > 1 else "bold")
+            for i, c in enumerate(seeds)
+        ]
+        if len(seeds) > 1:
+            self.series.append(Series(mean_curve(seeds), "bold"))
+        n = len(seeds)
+        self._titles(metric, f"{n} seeds + mean" if n > 1 else "1 run" if n else "")
+
+    def load_variants(self, groups: list[list[str]]) -> None:
+        """Draw one curve per variant, the mean over its seeds; ``groups`` are their runs."""
+        metric, curves = self._read(groups)
+        means = [mean_curve(seeds) for seeds in curves if seeds]
+        self.series = [
+            Series(c, SEED_STYLES[i % len(SEED_STYLES)] if len(means) > 1 else "bold")
+            for i, c in enumerate(means)
+        ]
+        n = len(means)
+        what = f"{n} variant{'s' if n != 1 else ''} (seed mean{'s' if n != 1 else ''})"
+        self._titles(metric, what if n else "")
+
+    def _read(self, groups: list[list[str]]) -> tuple[str | None, list[list[Points]]]:
+        """The metric plotted and, per group, the curves of its runs that have points."""
+        tables = [[load_progress(d) for d in dirs] for dirs in groups]
         columns: list[str] = []
-        for cols, _ in tables:
-            columns.extend(c for c in cols if c not in columns and c not in EPOCH_COLUMNS)
+        for group in tables:
+            for cols, _ in group:
+                columns.extend(c for c in cols if c not in columns and c not in EPOCH_COLUMNS)
         self.columns = columns
         metric = self.metric if self.metric in columns else main_metric(columns)
-        curves = [curve(cols, rows, metric) for cols, rows in tables] if metric else []
-        curves = [c for c in curves if c]
-        self.series = [
-            Series(c, SEED_STYLES[i % len(SEED_STYLES)] if len(curves) > 1 else "bold")
-            for i, c in enumerate(curves)
+        if not metric:
+            return None, []
+        curves = [
+            [c for cols, rows in group if (c := curve(cols, rows, metric))] for group in tables
         ]
-        if len(curves) > 1:
-            self.series.append(Series(mean_curve(curves), "bold"))
+        return metric, curves
+
+    def _titles(self, metric: str | None, what: str) -> None:
         self.border_title = metric or "curves"
-        n = len(curves)
-        self.border_subtitle = (f"{n} seeds + mean" if n > 1 else "1 run") + " · m metric"
-        if not n:
-            self.border_subtitle = ""
+        self.border_subtitle = f"{what} · m metric" if what else ""
         self.refresh()
 
     def cycle_metric(self) -> str | None:

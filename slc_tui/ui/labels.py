@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rich.text import Text
 
 from slc_tui.engine.ledger import (
@@ -44,6 +46,31 @@ WORDS = {
 """How the header and summaries name each state."""
 
 
+_RANK_PREFIX = re.compile(r"^MPI rank \d+ raised ")
+_QUALIFIED = re.compile(r"^(?:[A-Za-z_]\w*\.)+(?=[A-Za-z_]\w*(?::|$))")
+
+
+def short_reason(reason: str) -> str:
+    """A failure reason shortened for the tree: no rank prefix, no module path.
+
+    ``MPI rank 1 raised pkg.mod.InjectedFailure: rank 1 crashed`` becomes
+    ``InjectedFailure: rank 1 crashed``; the details panel keeps the whole reason.
+    """
+    return _QUALIFIED.sub("", _RANK_PREFIX.sub("", reason))
+
+
+def variant_display(variant: str, grid_name: str) -> str:
+    """A variant's name under its grid node, without the grid name it repeats.
+
+    ``cartpole-faulty_ef0-2_crashraise`` under ``cartpole-faulty`` shows as
+    ``ef0-2_crashraise``; a variant named like its grid keeps its whole name.
+    """
+    prefix = f"{grid_name}_"
+    if variant.startswith(prefix) and len(variant) > len(prefix):
+        return variant[len(prefix) :]
+    return variant
+
+
 def glyph(state: str) -> Text:
     """The state's glyph in its colour."""
     text = Text()
@@ -63,7 +90,7 @@ def run_label(run: RunRecord, seed_width: int = 4) -> Text:
     if run.epoch is not None:
         text.append(f"ep {run.epoch:>3}", style="dim")
     if run.state == FAILED and run.reason:
-        text.append(f"  {run.reason}", style="red")
+        text.append(f"  {short_reason(run.reason)}", style="red")
     elif metric := run_metric(run):
         text.append(f"  {short_metric(metric[0])} {fmt_num(metric[1])}")
     elif run.state == RUNNING and run.queue_state:

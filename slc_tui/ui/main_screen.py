@@ -14,7 +14,15 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Tree
 
 from slc_tui.engine.ledger import FAILED, PENDING, RUNNING, RunRecord
-from slc_tui.ui.commands import describe, rerun_targets, runs_under, stop_targets
+from slc_tui.ui.commands import (
+    MAX_CURVES,
+    describe,
+    describe_stop,
+    rerun_targets,
+    runs_under,
+    stop_targets,
+    variant_dirs,
+)
 from slc_tui.ui.compare_table import CompareScreen, default_export_path, export_csv
 from slc_tui.ui.curves import Curves
 from slc_tui.ui.help_screen import HelpScreen
@@ -34,7 +42,7 @@ STATS_POLL = 1.0
 CONFIRM_SECONDS = 3.0
 """How long a first ``k`` waits for the second one that stops."""
 HELP = {
-    "stop": "stop the selected run, or all running runs of a variant (press twice)",
+    "stop": "stop the selected run, or the running and pending runs of a variant or grid (twice)",
     "rerun": "rerun the selected finished run, or all failed runs of a variant or grid",
     "pause": "pause starting new runs (running ones go on); again to resume",
     "filter": "show only running / failed / pending / done runs, in turn",
@@ -174,8 +182,10 @@ class MainScreen(Screen[None]):
             params = self.model.runs[keys[0]].params if data[0] == "variant" and keys else {}
             details.show_group(title, self.model.summary(keys), params)
         curves = self.query_one(Curves)
-        if curves.display:
-            curves.load([self.model.runs[k].output_dir for k in keys[:32]])
+        if curves.display and data[0] == "grid":
+            curves.load_variants(variant_dirs(self.model, data[1]))
+        elif curves.display:
+            curves.load([self.model.runs[k].output_dir for k in keys[:MAX_CURVES]])
         log_run = self._log_run(keys)
         shown = (log_run.name, log_run.attempt) if log_run else None
         if reload_log or shown != self._shown_log:
@@ -205,12 +215,13 @@ class MainScreen(Screen[None]):
             or (now - self._armed[1] > CONFIRM_SECONDS)
         ):
             self._armed = (self.selected, now)
-            self.notify(f"press k again to stop {describe(keys)}", title="stop?")
+            self.notify(f"press k again to stop {describe_stop(self.model, keys)}", title="stop?")
             return
         self._armed = None
+        what = describe_stop(self.model, keys)
         for key in keys:
             self.model.send(key, "stop")
-        self.notify(f"stopping {describe(keys)}")
+        self.notify(f"stopping {what}")
 
     def action_rerun(self) -> None:
         """Rerun the selected finished run, or the failed runs of a variant or grid."""

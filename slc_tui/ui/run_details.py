@@ -31,40 +31,51 @@ def flat_params(params: dict[str, Any], prefix: str = "") -> list[tuple[str, Any
     return items
 
 
+HEAD_LINES = 3
+"""Lines the headline (state, failure reason, metrics) may wrap onto."""
+
+
 def _field(text: Text, name: str, value: str | Text) -> None:
     text.append(f"\n{name:<8}", style="bold dim")
     text.append(value)
 
 
 class RunDetails(Widget):
-    """Parameters, paths, process and exit status of a run (or a variant's summary)."""
+    """Parameters, paths, process and exit status of a run (or a variant's summary).
+
+    The first line (state, failure reason, epoch, metrics) wraps onto up to
+    :data:`HEAD_LINES` lines, so a failed run's reason shows whole even in the one-line
+    layout of short terminals (which gives a failed run's headline its lines); the fields
+    below it take one line each.
+    """
 
     DEFAULT_CSS = """
     RunDetails {
         height: auto;
         max-height: 9;
-        text-wrap: nowrap;
-        text-overflow: ellipsis;
     }
     """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self._text = Text("select a run", style="dim")
+        self._head = Text("select a run", style="dim")
+        self._fields = Text()
 
     def show_run(self, run: RunRecord, usage: TreeUsage | None, now: float) -> None:
-        """Describe ``run``; its first line alone says the most (the one-line layout)."""
+        """Describe ``run``; its headline alone says the most (the short layout)."""
         self.border_title = run.name
         self.border_subtitle = WORDS.get(run.state, run.state)
-        text = glyph(run.state)
-        text.append(f" {WORDS.get(run.state, run.state)}", style=STYLES.get(run.state, ""))
+        self.set_class(run.state == FAILED and bool(run.reason), "-failed")
+        head = glyph(run.state)
+        head.append(f" {WORDS.get(run.state, run.state)}", style=STYLES.get(run.state, ""))
+        if run.state == FAILED and run.reason:
+            head.append(f" · {run.reason}", style="red")
         if run.epoch is not None:
-            text.append(f" · ep {run.epoch}")
+            head.append(f" · ep {run.epoch}")
         for name, value in list(run.metrics.items())[:3]:
             if name != "Epoch":
-                text.append(f" · {short_metric(name)} {fmt_num(value)}")
-        if run.state == FAILED and run.reason:
-            text.append(f" · {run.reason}", style="red")
+                head.append(f" · {short_metric(name)} {fmt_num(value)}")
+        text = Text()
         params = " ".join(f"{k}={v}" for k, v in flat_params(run.params))
         _field(text, "params", params)
         _field(text, "dir", display_path(run.output_dir))
@@ -92,30 +103,49 @@ class RunDetails(Widget):
             _field(text, "reason", run.reason)
         if run.command:
             _field(text, "command", run.command)
-        self._set(text)
+        self._set(head, text)
 
     def show_group(self, title: str, summary: VariantSummary, params: dict[str, Any]) -> None:
         """Describe a variant or a grid: its counts and the parameters its runs share."""
         self.border_title = title
         self.border_subtitle = f"{summary.total} runs"
-        text = summary_text(summary)
+        self.set_class(False, "-failed")
+        head = summary_text(summary)
         for state, count in sorted(summary.states.items()):
-            text.append(f" · {count} {WORDS.get(state, state)}", style="dim")
+            head.append(f" · {count} {WORDS.get(state, state)}", style="dim")
+        text = Text()
         if params:
             shared = " ".join(f"{k}={v}" for k, v in flat_params(params) if k != "seed")
             _field(text, "params", shared)
-        self._set(text)
+        self._set(head, text)
 
-    def _set(self, text: Text) -> None:
+    @property
+    def headline(self) -> str:
+        """The first line's plain text, before wrapping (for tests)."""
+        return self._head.plain
+
+    def _set(self, head: Text, fields: Text) -> None:
+        self._head = head
+        self._fields = fields
+        self.refresh(layout=True)
+
+    def _lines(self, width: int) -> Text:
+        """The headline wrapped to ``width`` (at most HEAD_LINES lines), then the fields."""
+        width = max(width, 1)
+        lines = list(self._head.wrap(self.app.console, width, overflow="ellipsis"))
+        if len(lines) > HEAD_LINES:
+            lines = lines[:HEAD_LINES]
+            lines[-1].append("…")
+        text = Text("\n").join(lines)
+        text.append_text(self._fields)
         text.no_wrap = True
         text.overflow = "ellipsis"
-        self._text = text
-        self.refresh(layout=True)
+        return text
 
     def render(self) -> Text:
         """The description, cut to the panel's width."""
-        return self._text
+        return self._lines(self.content_size.width)
 
     def get_content_height(self, container: Any, viewport: Any, width: int) -> int:
-        """One line per field (fields do not wrap)."""
-        return self._text.plain.count("\n") + 1
+        """The wrapped headline's lines plus one line per field (fields do not wrap)."""
+        return self._lines(width).plain.count("\n") + 1

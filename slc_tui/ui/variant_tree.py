@@ -13,7 +13,7 @@ from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
 from slc_tui.engine.ledger import CANCELLED, FAILED, LOST, PENDING, RUNNING, SUCCEEDED
-from slc_tui.ui.labels import group_label, run_label
+from slc_tui.ui.labels import group_label, run_label, variant_display
 from slc_tui.ui.model import RunKey, SweepModel, fmt_num, run_metric, short_metric
 
 NodeData = tuple[str, Any]
@@ -119,7 +119,8 @@ class VariantTree(Tree[NodeData]):
     def _variant_label(self, vkey: tuple[int, str]) -> Any:
         mean = self.variant_mean(vkey)
         metric = f"{short_metric(mean[0])} {fmt_num(mean[1])}" if mean else ""
-        return group_label(vkey[1], self.model.summary(self.model.variants[vkey]), metric)
+        name = variant_display(vkey[1], self.model.grid_name(vkey[0]))
+        return group_label(name, self.model.summary(self.model.variants[vkey]), metric)
 
     def _grid_label(self, li: int) -> Any:
         keys = [k for k in self.model.runs if k[0] == li]

@@ -1,0 +1,126 @@
+"""Pilot tests of what a user trial of the dashboard found wrong (one test per finding)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from textual.pilot import Pilot
+from ui_fixtures import FakeEngine, clock, make_sweep
+
+from slc_tui.engine.ledger import Ledger
+from slc_tui.ui.app import SlcApp
+from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
+from slc_tui.ui.help_screen import HelpScreen
+from slc_tui.ui.run_details import RunDetails
+from slc_tui.ui.variant_tree import VariantTree
+
+SMALL, BIG = (80, 24), (160, 48)
+GRID = "cartpole-faulty"
+POP16 = (0, f"{GRID}_pop16")
+LONG_REASON = (
+    "MPI rank 1 raised slc_tui.examples.faulty.InjectedFailure: rank 1 crashed at epoch 3 "
+    "(crash_rank=1)"
+)
+
+
+@pytest.fixture
+def ledger(in_tmp: Path) -> Ledger:
+    """The fixture sweep under a long grid name, its failed run with a long MPI reason."""
+    book = make_sweep(in_tmp, grid=GRID)
+    book.update(f"{GRID}_pop16_s20", reason=LONG_REASON)
+    return book
+
+
+@pytest.fixture
+def app(ledger: Ledger) -> SlcApp:
+    return SlcApp([ledger.path], clock=clock)
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0) -> None:
+    """Let the app run until ``condition()`` holds (fails after ``timeout`` seconds)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    assert condition(), "condition not met in time"
+
+
+def screen_lines(app: SlcApp) -> list[str]:
+    """The text of the screen as drawn, one string per terminal line."""
+    return [strip.text for strip in app.screen._compositor.render_strips()]
+
+
+def region_text(app: SlcApp, widget: object) -> str:
+    """The drawn lines inside ``widget``'s content region, stripped and joined by spaces."""
+    region = widget.content_region  # type: ignore[attr-defined]
+    lines = screen_lines(app)[region.y : region.bottom]
+    return " ".join(line[region.x : region.right].strip() for line in lines)
+
+
+def notes(app: SlcApp) -> list[str]:
+    """The messages of the notifications shown so far."""
+    return [n.message for n in app._notifications]
+
+
+async def select(pilot: Pilot, data: tuple[str, object]) -> None:
+    pilot.app.screen.query_one(VariantTree).select_data(data)
+    await until(pilot, lambda: pilot.app.screen.selected == data)
+    await pilot.pause()
+
+
+async def test_80x24_names_variants_without_the_grid_and_shows_a_whole_reason(
+    app: SlcApp,
+) -> None:
+    async with app.run_test(size=SMALL) as pilot:
+        await select(pilot, ("run", (0, f"{GRID}_pop16_s20")))
+        tree = app.screen.query_one(VariantTree)
+        tree_text = region_text(app, tree)
+        for pop, summary in (("pop16", "2/3 ✘1"), ("pop32", "0/3 ●1"), ("pop64", "0/3")):
+            assert f"▼ {pop}  {summary}" in tree_text, tree_text
+        assert f"{GRID}_pop" not in tree_text
+        assert "✘ s20 ep   3  Injected" in tree_text  # the tree's short form of the reason
+        details = app.screen.query_one(RunDetails)
+        assert details.border_title == f"{GRID}_pop16_s20"  # full names stay in the details
+        await until(pilot, lambda: LONG_REASON in region_text(app, details))
+        assert region_text(app, details).startswith("✘ failed · MPI rank 1 raised")
+
+
+async def test_k_on_a_variant_names_its_running_and_pending_runs(
+    app: SlcApp, ledger: Ledger
+) -> None:
+    engine = FakeEngine(ledger)
+    async with app.run_test(size=BIG) as pilot:
+        await select(pilot, ("variant", (0, f"{GRID}_pop32")))
+        await pilot.press("k")
+        await until(pilot, lambda: notes(app))
+        assert notes(app)[-1] == "press k again to stop 1 running and 2 pending runs"
+        assert engine.step() == []
+        await pilot.press("k")
+        await until(pilot, lambda: len(notes(app)) == 2)
+        assert notes(app)[-1] == "stopping 1 running and 2 pending runs"
+        assert [t for _, t in engine.step()] == [f"{GRID}_pop32_s{s}" for s in (0, 10, 20)]
+        await select(pilot, ("run", (0, f"{GRID}_pop64_s0")))
+        await pilot.press("k")
+        await until(pilot, lambda: len(notes(app)) == 3)
+        assert notes(app)[-1] == f"press k again to stop {GRID}_pop64_s0 (pending)"
+        await pilot.press("question_mark")
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        stop_help = dict(app.screen.key_rows)["k"]
+        assert "running and pending" in stop_help and "variant" in stop_help
+
+
+async def test_curves_of_a_grid_are_one_seed_mean_per_variant(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        curves = app.screen.query_one(Curves)
+        await select(pilot, ("grid", 0))
+        # pop16 (3 seeds) and pop32 (1 running seed) have progress files; pop64 none yet.
+        await until(pilot, lambda: len(curves.series) == 2)
+        assert curves.border_subtitle == "2 variants (seed means) · m metric"
+        seeds = [load_progress(app.model.runs[k].output_dir) for k in app.model.variants[POP16]]
+        expected = mean_curve([curve(cols, rows, "AverageEpRet") for cols, rows in seeds])
+        assert curves.series[0].points == expected and len(expected) == 20
+        await select(pilot, ("variant", POP16))
+        await until(pilot, lambda: curves.border_subtitle == "3 seeds + mean · m metric")
+        assert len(curves.series) == 4
