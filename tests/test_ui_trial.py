@@ -7,10 +7,12 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import DataTable
 from ui_fixtures import FakeEngine, clock, make_sweep
 
-from slc_tui.engine.ledger import Ledger
+from slc_tui.engine.ledger import FAILED, Ledger
 from slc_tui.ui.app import SlcApp
+from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
 from slc_tui.ui.help_screen import HelpScreen
 from slc_tui.ui.run_details import RunDetails
@@ -124,3 +126,21 @@ async def test_curves_of_a_grid_are_one_seed_mean_per_variant(app: SlcApp) -> No
         await select(pilot, ("variant", POP16))
         await until(pilot, lambda: curves.border_subtitle == "3 seeds + mean · m metric")
         assert len(curves.series) == 4
+
+
+async def test_compare_puts_variants_that_cannot_succeed_last(app: SlcApp, ledger: Ledger) -> None:
+    for s in (0, 10, 20):  # pop64: every run failed part-way, with a high partial return
+        ledger.update(f"{GRID}_pop64_s{s}", state=FAILED, epoch=2, metrics={"AverageEpRet": 900.0})
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("c")
+        await until(pilot, lambda: isinstance(app.screen, CompareScreen))
+        table = app.screen.query_one(DataTable)
+        variants = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
+        # pop16 succeeded, pop32 still runs, pop64 can no longer succeed: last, marked.
+        assert variants == [f"{GRID}_pop16", f"{GRID}_pop32", f"✘ {GRID}_pop64"]
+        assert "no success: last" in str(table.border_subtitle)
+        await pilot.press("s")  # EpLen, the next metric: the same tiers
+        await until(pilot, lambda: "sorted by EpLen" in str(table.border_subtitle))
+        assert str(table.get_row_at(2)[1]) == f"✘ {GRID}_pop64"
+        await pilot.press("s")  # round to the grid column: no tiers
+        await until(pilot, lambda: str(table.border_subtitle).startswith("sorted by grid ·"))

@@ -7,17 +7,23 @@ import statistics
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from slc_tui.engine.ledger import FAILED, SUCCEEDED
+from slc_tui.engine.ledger import FAILED, PENDING, RUNNING, SUCCEEDED
 from slc_tui.engine.progress import EPOCH_COLUMNS, main_metric
+from slc_tui.ui.labels import GLYPHS
 from slc_tui.ui.model import SweepModel, fmt_num
 
 MAX_METRICS = 8
 """Metric columns shown (the return-like one first); the CSV has them all."""
+FIRST_METRIC = 6
+"""Index of the first metric column (after grid, variant, done, failed, runs, epoch)."""
+SUCCEEDING, GOING, NO_SUCCESS = 0, 1, 2
+"""Variant tiers: some run succeeded; none yet but runs still go; none and none can."""
 
 
 def compare_rows(model: SweepModel) -> tuple[list[str], list[list[Any]]]:
@@ -47,6 +53,22 @@ def compare_rows(model: SweepModel) -> tuple[list[str], list[list[Any]]]:
             row.append(statistics.fmean(values) if values else None)
         rows.append(row)
     return columns, rows
+
+
+def variant_tiers(model: SweepModel) -> list[int]:
+    """Each variant's tier, in the order of :func:`compare_rows`.
+
+    A variant whose runs all ended without a success (its metric is that of runs that failed
+    part-way) is :data:`NO_SUCCESS`; sorting by epoch or a metric puts such variants last.
+    """
+    tiers = []
+    for keys in model.variants.values():
+        states = {model.runs[k].state for k in keys}
+        if SUCCEEDED in states:
+            tiers.append(SUCCEEDING)
+        else:
+            tiers.append(GOING if states & {PENDING, RUNNING} else NO_SUCCESS)
+    return tiers
 
 
 def export_csv(model: SweepModel, path: Path) -> Path:
@@ -85,7 +107,7 @@ class CompareScreen(Screen[None]):
         super().__init__()
         self.model = model
         """The sweep compared."""
-        self.sort_column = 6
+        self.sort_column = FIRST_METRIC
         """Index of the column rows are sorted by (the main metric, descending)."""
         self._columns: list[str] = []
 
@@ -101,21 +123,35 @@ class CompareScreen(Screen[None]):
         self.refill()
 
     def refill(self) -> None:
-        """Build the table again from the model, in the chosen order."""
+        """Build the table again from the model, in the chosen order.
+
+        Sorted by epoch or a metric, variants that cannot succeed any more come last (and
+        carry a ✘): their metric is that of runs that failed part-way.
+        """
         columns, rows = compare_rows(self.model)
         self._columns = columns
         self.sort_column = min(self.sort_column, len(columns) - 1)
-        rows.sort(key=lambda r: _sort_key(r[self.sort_column]))
-        shown = columns[: 6 + MAX_METRICS]
+        by_value = self.sort_column >= FIRST_METRIC - 1
+        ranked = sorted(
+            zip(variant_tiers(self.model), rows),
+            key=lambda t: (t[0] == NO_SUCCESS and by_value, _sort_key(t[1][self.sort_column])),
+        )
+        shown = columns[: FIRST_METRIC + MAX_METRICS]
         table = self.query_one(DataTable)
         table.clear(columns=True)
         for i, name in enumerate(shown):
             table.add_column(name + (" ▼" if i == self.sort_column else ""), key=str(i))
-        for row in rows:
-            cells = ["" if v is None else fmt_num(v) if isinstance(v, float) else str(v)
-                     for v in row[: len(shown)]]  # fmt: skip
+        for tier, row in ranked:
+            cells: list[str | Text] = [
+                "" if v is None else fmt_num(v) if isinstance(v, float) else str(v)
+                for v in row[: len(shown)]
+            ]
+            if tier == NO_SUCCESS:
+                cells = [Text(str(c), style="dim") for c in cells]
+                cells[1] = Text(f"{GLYPHS[FAILED]} {row[1]}", style="red")
             table.add_row(*cells)
-        table.border_subtitle = f"sorted by {columns[self.sort_column]} · s sort · e export"
+        last = " (no success: last)" if by_value else ""
+        table.border_subtitle = f"sorted by {columns[self.sort_column]}{last} · s sort · e export"
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         """Clicking a header sorts by it."""
@@ -124,7 +160,8 @@ class CompareScreen(Screen[None]):
 
     def action_sort(self) -> None:
         """Sort by the next column."""
-        self.sort_column = (self.sort_column + 1) % min(len(self._columns), 6 + MAX_METRICS)
+        count = min(len(self._columns), FIRST_METRIC + MAX_METRICS)
+        self.sort_column = (self.sort_column + 1) % count
         self.refill()
 
     def action_export(self) -> None:
