@@ -138,7 +138,7 @@ async def test_compare_puts_variants_that_cannot_succeed_last(app: SlcApp, ledge
         variants = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
         # pop16 succeeded, pop32 still runs, pop64 can no longer succeed: last, marked.
         assert variants == [f"{GRID}_pop16", f"{GRID}_pop32", f"✘ {GRID}_pop64"]
-        assert "no success: last" in str(table.border_subtitle)
+        assert "✘ failed variants last" in str(table.border_subtitle)
         await pilot.press("s")  # EpLen, the next metric: the same tiers
         await until(pilot, lambda: "sorted by EpLen" in str(table.border_subtitle))
         assert str(table.get_row_at(2)[1]) == f"✘ {GRID}_pop64"

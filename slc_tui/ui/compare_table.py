@@ -150,7 +150,7 @@ class CompareScreen(Screen[None]):
                 cells = [Text(str(c), style="dim") for c in cells]
                 cells[1] = Text(f"{GLYPHS[FAILED]} {row[1]}", style="red")
             table.add_row(*cells)
-        last = " (no success: last)" if by_value else ""
+        last = ", ✘ failed variants last" if by_value else ""
         table.border_subtitle = f"sorted by {columns[self.sort_column]}{last} · s sort · e export"
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
