@@ -169,6 +169,16 @@ def test_dashboard_survives_a_killed_tmux_and_attach_shows_the_finished_sweep(
     assert psutil.Process(viewer).environ().get("TERM") == "screen"
     assert not chromatic(tmux.screen("attach", escapes=True)), "NO_COLOR: greys only"
 
+    tmux("set-option", "-t", "attach", "remain-on-exit", "on")  # keep what it prints last
     tmux("send-keys", "-t", "attach", "q")  # the sweep ended: quits without asking
     wait_for(lambda: pid_gone(viewer), timeout=15, what="attach to quit on q")
-    wait_for(lambda: "attach" not in tmux.sessions(), timeout=5, what="the session to end")
+
+    # Back on the terminal, one line sums the sweep up (nothing goes on: no commands); tmux
+    # may scroll it into the history when it notes the dead pane.
+    def printed() -> list[str]:
+        shown = tmux("capture-pane", "-p", "-S", "-100", "-t", "attach").splitlines()
+        return [line for line in shown if line.strip() and not line.startswith("Pane is dead")]
+
+    wait_for(lambda: f"{GRID}: 4 succeeded" in printed(), timeout=5, what="the exit line")
+    assert printed() == [f"{GRID}: 4 succeeded"]
+    tmux("kill-session", "-t", "attach")

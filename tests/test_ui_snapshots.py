@@ -20,7 +20,9 @@ SMALL, BIG = (80, 24), (160, 48)
 
 @pytest.fixture
 def app(in_tmp: Path) -> SlcApp:
-    return SlcApp([make_sweep(in_tmp).path], clock=clock)
+    dashboard = SlcApp([make_sweep(in_tmp).path], clock=clock)
+    dashboard.cwd = "/home/me/runs"  # the quit dialog's attach hint names it
+    return dashboard
 
 
 async def settle(pilot: Pilot) -> None:

@@ -6,15 +6,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
 from ui_fixtures import FakeEngine, clock, make_sweep
 
 from slc_tui.engine.ledger import FAILED, Ledger
-from slc_tui.ui.app import SlcApp
+from slc_tui.ui.app import SlcApp, run_dashboard
 from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
 from slc_tui.ui.help_screen import HelpScreen
+from slc_tui.ui.hints import cd_prefix
+from slc_tui.ui.quit_dialog import QuitDialog
 from slc_tui.ui.run_details import RunDetails
 from slc_tui.ui.variant_tree import VariantTree
 
@@ -144,3 +147,51 @@ async def test_compare_puts_variants_that_cannot_succeed_last(app: SlcApp, ledge
         assert str(table.get_row_at(2)[1]) == f"✘ {GRID}_pop64"
         await pilot.press("s")  # round to the grid column: no tiers
         await until(pilot, lambda: str(table.border_subtitle).startswith("sorted by grid ·"))
+
+
+def test_commands_cd_to_the_sweep_directory_when_needed(tmp_path: Path) -> None:
+    assert cd_prefix(["/grids/g.toml"], cwd="/grids") == ""
+    assert cd_prefix(["g.toml"], cwd="/work") == ""  # a relative grid file in the directory
+    assert cd_prefix(["/grids/g.toml"], cwd="/my runs") == "cd '/my runs' && "
+    assert cd_prefix(["grids/g.toml"], cwd="/work") == "cd /work && "
+
+
+async def test_leaving_shows_and_prints_how_to_attach_and_stop(app: SlcApp, in_tmp: Path) -> None:
+    attach = f"cd {in_tmp} && slc-tui attach grids/{GRID}.toml"
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        assert app.screen.attach == attach  # type: ignore[attr-defined]
+        await until(pilot, lambda: "&& slc-tui attach" in " ".join(screen_lines(app)))
+        await pilot.press("l")
+        await until(pilot, lambda: app.return_value is not None)
+    stop = f"cd {in_tmp} && slc-tui stop grids/{GRID}.toml"
+    assert app.exit_line == (
+        f"{GRID}: 2 succeeded, 1 failed, 1 running, 5 pending; the runs go on: "
+        f"`{attach}` shows them, `{stop}` stops them"
+    )
+
+
+async def test_stopping_leaves_one_line_of_counts(app: SlcApp, ledger: Ledger) -> None:
+    engine = FakeEngine(ledger)
+    async with app.run_test(size=BIG) as pilot:
+        await pilot.press("q", "s")
+        await until(pilot, lambda: engine.step() == [("stop_all", None)])
+        await until(pilot, lambda: app.return_value is not None)
+    assert app.exit_line == f"{GRID}: 2 succeeded, 1 failed, 6 cancelled"
+
+
+def test_run_dashboard_prints_the_exit_line(
+    ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    FakeEngine(ledger).finish_all(FAILED)
+
+    def run_headless(self: SlcApp, *, mouse: bool = True) -> int | None:
+        async def quit_at_once(pilot: Pilot) -> None:
+            await pilot.press("q")
+
+        return App.run(self, headless=True, size=SMALL, auto_pilot=quit_at_once, mouse=mouse)
+
+    monkeypatch.setattr(SlcApp, "run", run_headless)
+    assert run_dashboard([ledger.path], owns_engine=False) == 1
+    assert capsys.readouterr().out.splitlines() == [f"{GRID}: 2 succeeded, 7 failed"]

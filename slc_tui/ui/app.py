@@ -8,6 +8,7 @@ user says so.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import threading
@@ -21,6 +22,7 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 
 from slc_tui.engine.ledger import PENDING, RUNNING
+from slc_tui.ui.hints import exit_summary, grid_command
 from slc_tui.ui.main_screen import MainScreen
 from slc_tui.ui.model import SweepModel
 from slc_tui.ui.quit_dialog import LEAVE, STOP, QuitDialog
@@ -61,6 +63,10 @@ class SlcApp(App[int]):
         """Whether this process started the engine (changes wording only)."""
         self.model = SweepModel.open(self.ledger_paths, clock)
         """The sweep, as read from the ledgers."""
+        self.cwd = os.getcwd()
+        """Where the dashboard started: relative ``data_dir`` values resolve against it."""
+        self.exit_line = ""
+        """The one line :func:`run_dashboard` prints once the app closed (set on unmount)."""
         self.animation_level = "none"
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop_since: float | None = None
@@ -85,18 +91,13 @@ class SlcApp(App[int]):
 
     def _quit_answered(self, answer: str | None) -> None:
         if answer == LEAVE:
-            self.exit(0, message=self.leave_message())
+            self.exit(0)
         elif answer == STOP:
             self.stop_all_and_quit()
 
     def attach_command(self) -> str:
-        """``slc-tui attach GRID.toml`` for the grids shown."""
-        grids = [str(m.get("grid_file") or "GRID.toml") for m in self.model.metas]
-        return f"slc-tui attach {' '.join(dict.fromkeys(grids))}"
-
-    def leave_message(self) -> str:
-        """What the terminal says after quitting with the runs left running."""
-        return f"slc-tui: the sweep goes on; `{self.attach_command()}` shows it again."
+        """``slc-tui attach GRID.toml`` for the grids shown, with a ``cd`` when one is needed."""
+        return grid_command(self.model, "attach", self.cwd)
 
     def stop_all_and_quit(self) -> None:
         """Tell every live engine to stop all runs, then quit once they are down."""
@@ -120,8 +121,12 @@ class SlcApp(App[int]):
             self._loop.call_soon_threadsafe(self.exit, status)
 
     def on_unmount(self) -> None:
-        """Close the ledgers."""
-        self.model.close()
+        """Note the exit line from a last read of the ledgers, then close them."""
+        try:
+            self.model.poll()
+            self.exit_line = exit_summary(self.model, self.model.active(), self.cwd)
+        finally:
+            self.model.close()
 
 
 def _watchdog(status: int, done: threading.Event) -> None:
@@ -169,8 +174,17 @@ def _wait_for(paths: list[Path], seconds: float) -> list[Path]:
         time.sleep(0.05)
 
 
+def print_line(line: str) -> None:
+    """Print ``line`` on stdout; a terminal that went away (hangup) is no error."""
+    with contextlib.suppress(OSError):
+        print(line, flush=True)
+
+
 def run_dashboard(ledger_paths: list[Path], *, owns_engine: bool, no_mouse: bool = False) -> int:
     """Open the dashboard on ``ledger_paths`` until the user quits; return the exit status.
+
+    Once the dashboard closed (however it did), one line sums up the sweep on stdout, with the
+    commands to attach and stop when its runs go on in the background.
 
     0 when every run succeeded (or the user left them running), 1 when some failed, 130 when
     the user stopped them, 129 when the terminal hung up. With ``owns_engine`` the ledgers
@@ -187,6 +201,8 @@ def run_dashboard(ledger_paths: list[Path], *, owns_engine: bool, no_mouse: bool
         result = app.run(mouse=not no_mouse)
     finally:
         restore()
+    if app.exit_line:
+        print_line(app.exit_line)
     if result is None:
         return app.return_code or 0
     return int(result)

@@ -1,0 +1,61 @@
+"""What the dashboard tells the user to type later: attach and stop commands, the exit line.
+
+``[grid] data_dir`` is relative to the directory the sweep started in, so ``slc-tui attach``
+only finds the sweep from there: when that directory is not the grid file's own, the commands
+start with ``cd <that directory> &&``.
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+
+from slc_tui.engine.ledger import CANCELLED, FAILED, LOST, PENDING, RUNNING, SUCCEEDED
+from slc_tui.ui.model import SweepModel
+
+SUMMARY_ORDER = (SUCCEEDED, FAILED, CANCELLED, LOST, RUNNING, PENDING)
+"""The order of the counts in the exit line."""
+
+
+def grid_files(model: SweepModel) -> list[str]:
+    """The grid files of the sweep's ledgers, once each (grids built in Python have none)."""
+    files = [str(m.get("grid_file") or "") for m in model.metas]
+    return list(dict.fromkeys(f for f in files if f))
+
+
+def cd_prefix(grids: list[str], cwd: str | None = None) -> str:
+    """``cd <cwd> && `` when ``cwd`` is not the directory of every grid file, else ``""``."""
+    cwd = os.path.abspath(cwd or os.getcwd())
+    dirs = {os.path.dirname(os.path.abspath(os.path.join(cwd, g))) for g in grids}
+    return "" if dirs <= {cwd} else f"cd {shlex.quote(cwd)} && "
+
+
+def grid_command(model: SweepModel, verb: str, cwd: str | None = None) -> str:
+    """``[cd DIR && ]slc-tui VERB GRID.toml ...``, runnable from any directory."""
+    grids = grid_files(model)
+    if not grids:
+        return f"slc-tui {verb} GRID.toml"
+    args = " ".join(shlex.quote(g) for g in grids)
+    return f"{cd_prefix(grids, cwd)}slc-tui {verb} {args}"
+
+
+def counts_text(model: SweepModel, li: int) -> str:
+    """``cartpole: 2 succeeded, 10 failed`` for ledger ``li``."""
+    states = [r.state for (i, _), r in model.runs.items() if i == li]
+    parts = [f"{states.count(s)} {s}" for s in SUMMARY_ORDER if states.count(s)]
+    return f"{model.grid_name(li)}: {', '.join(parts) or 'no runs'}"
+
+
+def exit_summary(model: SweepModel, going: bool, cwd: str | None = None) -> str:
+    """The one line printed after the dashboard closed.
+
+    ``cartpole-faulty: 2 succeeded, 10 failed``; when runs still go in the background, how
+    to see them again and how to stop them.
+    """
+    line = "; ".join(counts_text(model, li) for li in range(len(model.ledgers)))
+    if not going:
+        return line
+    if not grid_files(model):
+        return f"{line}; the runs go on in the background"
+    attach, stop = grid_command(model, "attach", cwd), grid_command(model, "stop", cwd)
+    return f"{line}; the runs go on: `{attach}` shows them, `{stop}` stops them"
