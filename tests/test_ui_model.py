@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from ui_fixtures import NOW, FakeEngine, clock, make_sweep
+from ui_fixtures import NOW, T0, FakeEngine, clock, make_sweep
 
 from slc_tui.engine.ledger import FAILED, RUNNING, SUCCEEDED, Ledger
 from slc_tui.ui.commands import rerun_targets, stop_targets
@@ -127,3 +127,19 @@ def test_fake_engine_obeys(model: SweepModel, ledger: Ledger) -> None:
     model.poll()
     assert model.runs[(0, "cartpole_pop32_s0")].state == "cancelled"
     assert model.paused()
+
+
+def test_elapsed_of_a_finished_sweep_whose_last_engine_had_nothing_to_do(
+    model: SweepModel, ledger: Ledger
+) -> None:
+    FakeEngine(ledger).finish_all()  # every run ended by NOW; the engine ended at NOW
+    model.poll()
+    assert model.elapsed() == pytest.approx(NOW - T0)
+    # `--resume` an hour later: the engine starts, finds nothing to run, and ends at once.
+    ledger.set_meta(started=NOW + 3600, ended=NOW + 3600.2, status="finished")
+    model.poll()
+    assert model.elapsed() == pytest.approx(NOW - T0)  # the runs' span, not 00:00
+    # A live engine that has not started a run yet counts from its own start.
+    ledger.set_meta(started=NOW - 5, ended=None, status="running")
+    model.poll()
+    assert model.elapsed() == pytest.approx(5.0)

@@ -9,7 +9,7 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
-from ui_fixtures import FakeEngine, clock, make_sweep
+from ui_fixtures import NOW, FakeEngine, clock, make_sweep
 
 from slc_tui.engine.ledger import FAILED, Ledger
 from slc_tui.ui.app import SlcApp, run_dashboard
@@ -195,3 +195,11 @@ def test_run_dashboard_prints_the_exit_line(
     monkeypatch.setattr(SlcApp, "run", run_headless)
     assert run_dashboard([ledger.path], owns_engine=False) == 1
     assert capsys.readouterr().out.splitlines() == [f"{GRID}: 2 succeeded, 7 failed"]
+
+
+async def test_a_finished_sweep_shows_how_long_its_runs_took(app: SlcApp, ledger: Ledger) -> None:
+    FakeEngine(ledger).finish_all()
+    ledger.set_meta(started=NOW + 60, ended=NOW + 60.3)  # a later --resume had nothing to do
+    async with app.run_test(size=SMALL) as pilot:
+        await until(pilot, lambda: "finished" in screen_lines(app)[0])
+        assert "finished  03:12" in screen_lines(app)[0]

@@ -159,13 +159,32 @@ class SweepModel:
         return any(alive[li] and r.state in (PENDING, RUNNING) for (li, _), r in self.runs.items())
 
     def elapsed(self) -> float | None:
-        """Seconds since the first engine started (until the last one ended)."""
-        starts = [float(m["started"]) for m in self.metas if m.get("started")]
+        """Seconds the sweep has run: since its engine started, until it ended (or now).
+
+        An engine that found nothing to do (``--resume`` of a finished sweep, a rerun that
+        failed to start) starts and ends at once; then the runs' own start and end times
+        measure the sweep, so that an attached finished sweep shows how long it ran.
+        """
+        starts: list[float] = []
+        ends: list[float] = []
+        for li, meta in enumerate(self.metas):
+            runs = [r for (i, _), r in self.runs.items() if i == li]
+            started = float(meta["started"]) if meta.get("started") else None
+            ended = float(meta["ended"]) if meta.get("ended") else None
+            run_starts = [float(r.started) for r in runs if r.started]
+            idle = ended is not None and not any(t >= (started or 0.0) for t in run_starts)
+            if (started is None or idle) and run_starts:
+                started = min(run_starts)
+                if ended is not None:
+                    ended = max((float(r.ended) for r in runs if r.ended), default=ended)
+            if started is not None:
+                starts.append(started)
+            if ended is not None:
+                ends.append(ended)
         if not starts:
             return None
-        ends = [float(m["ended"]) for m in self.metas if m.get("ended")]
         end = max(ends) if len(ends) == len(self.metas) else self.clock()
-        return end - min(starts)
+        return max(end - min(starts), 0.0)
 
     def eta(self) -> float | None:
         """Seconds until all runs end, from the mean duration of finished runs."""
