@@ -142,7 +142,9 @@ def test_dashboard_survives_a_killed_tmux_and_attach_shows_the_finished_sweep(
     names = [f"{GRID}_s{s}" for s in SEEDS]
 
     dash = tmux.start("dash", [*slc_tui_command(), str(grid)])
-    wait_for(lambda: "● 2 running" in tmux.screen("dash"), timeout=60, what="two running runs")
+    # At 120 columns the header counts with glyphs (the style it keeps all session).
+    running = f" slc-tui  {GRID}  ●2 "
+    wait_for(lambda: running in tmux.screen("dash"), timeout=60, what="two running runs")
     screen = tmux.screen("dash")
     assert GRID in screen and all(f"s{s}" in screen for s in SEEDS), screen
     assert chromatic(tmux.screen("dash", escapes=True)), "the dashboard draws in colour"
@@ -162,7 +164,8 @@ def test_dashboard_survives_a_killed_tmux_and_attach_shows_the_finished_sweep(
 
     attach = ["env", "TERM=screen", "NO_COLOR=1", *slc_tui_command(), "attach", str(grid)]
     viewer = tmux.start("attach", attach, size=(100, 30))
-    wait_for(lambda: "4 done" in tmux.screen("attach"), timeout=30, what="the finished sweep")
+    done = f" slc-tui  {GRID}  ✔4 "
+    wait_for(lambda: done in tmux.screen("attach"), timeout=30, what="the finished sweep")
     screen = tmux.screen("attach")
     assert "finished" in screen and "4/4" in screen, screen
     assert all(f"✔ s{s}" in screen for s in SEEDS), screen

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 from ui_fixtures import NOW, FakeEngine, clock, make_sweep
 
-from slc_tui.engine.ledger import FAILED, Ledger
+from slc_tui.engine.ledger import CANCELLED, FAILED, RUNNING, SUCCEEDED, Ledger
 from slc_tui.ui.app import SlcApp, run_dashboard
 from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
@@ -19,6 +20,7 @@ from slc_tui.ui.help_screen import HelpScreen
 from slc_tui.ui.hints import cd_prefix
 from slc_tui.ui.quit_dialog import QuitDialog
 from slc_tui.ui.run_details import RunDetails
+from slc_tui.ui.status_bar import StatusBar
 from slc_tui.ui.variant_tree import VariantTree
 
 SMALL, BIG = (80, 24), (160, 48)
@@ -203,3 +205,24 @@ async def test_a_finished_sweep_shows_how_long_its_runs_took(app: SlcApp, ledger
     async with app.run_test(size=SMALL) as pilot:
         await until(pilot, lambda: "finished" in screen_lines(app)[0])
         assert "finished  03:12" in screen_lines(app)[0]
+
+
+@pytest.mark.parametrize("width", [80, 120, 160])
+async def test_the_header_keeps_its_label_and_style(
+    ledger: Ledger, width: int, in_tmp: Path
+) -> None:
+    app = SlcApp([ledger.path], clock=clock)
+    async with app.run_test(size=(width, 30)) as pilot:
+        bar = app.screen.query_one(StatusBar)
+        await until(pilot, lambda: "running" in screen_lines(app)[0])
+        compact = bar.compact
+        assert compact == (width < 140)
+        for s in (0, 10):  # the user stops two runs; more runs start and succeed
+            ledger.update(f"{GRID}_pop32_s{s}", state=CANCELLED)
+        ledger.update(f"{GRID}_pop64_s0", state=RUNNING)
+        ledger.update(f"{GRID}_pop64_s10", state=SUCCEEDED)
+        await until(pilot, lambda: "⊘" in screen_lines(app)[0])
+        header = screen_lines(app)[0]
+        assert header.startswith(" slc-tui  cartpole-faulty ") and bar.compact == compact
+        assert ("● 1 running" in header) != compact and ("●1 " in header) == compact
+        assert re.search(r"ETA \d\d:\d\d$", header.rstrip()), header  # nothing cut off
