@@ -12,7 +12,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 from ui_fixtures import NOW, FakeEngine, clock, make_sweep
 
-from slc_tui.engine.ledger import CANCELLED, FAILED, RUNNING, SUCCEEDED, Ledger
+from slc_tui.engine.ledger import CANCELLED, FAILED, PENDING, RUNNING, SUCCEEDED, Ledger
 from slc_tui.ui.app import SlcApp, run_dashboard
 from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
@@ -226,3 +226,28 @@ async def test_the_header_keeps_its_label_and_style(
         assert header.startswith(" slc-tui  cartpole-faulty ") and bar.compact == compact
         assert ("● 1 running" in header) != compact and ("●1 " in header) == compact
         assert re.search(r"ETA \d\d:\d\d$", header.rstrip()), header  # nothing cut off
+
+
+async def test_the_cursor_follows_the_first_running_run_until_the_user_moves(
+    ledger: Ledger,
+) -> None:
+    names = [r.name for r in ledger.runs()]
+    for name in names:  # the dashboard opens before any run started
+        ledger.update(name, state=PENDING, epoch=None, metrics={}, reason="")
+    app = SlcApp([ledger.path], clock=clock)
+    async with app.run_test(size=SMALL) as pilot:
+        screen = app.screen
+        await until(pilot, lambda: screen.selected == ("run", (0, names[0])))
+        ledger.update(names[4], state=RUNNING, started=NOW)
+        await until(pilot, lambda: screen.selected == ("run", (0, names[4])))
+        assert screen.query_one(RunDetails).border_title == names[4]
+        ledger.update(names[4], state=SUCCEEDED, ended=NOW)
+        ledger.update(names[7], state=RUNNING, started=NOW)
+        await until(pilot, lambda: screen.selected == ("run", (0, names[7])))
+        await pilot.press("K")  # the user moves: the cursor stays where they put it
+        await until(pilot, lambda: screen.selected == ("run", (0, names[6])))
+        ledger.update(names[7], state=SUCCEEDED, ended=NOW)
+        ledger.update(names[8], state=RUNNING, started=NOW)
+        await until(pilot, lambda: app.model.runs[(0, names[8])].state == RUNNING)
+        await pilot.pause(0.6)
+        assert screen.selected == ("run", (0, names[6])) and not screen.following

@@ -2,33 +2,25 @@
 
 from __future__ import annotations
 
-import time
-from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Input, Tree
 
 from slc_tui.engine.ledger import FAILED, PENDING, RUNNING, RunRecord
 from slc_tui.ui.commands import (
     MAX_CURVES,
-    describe,
-    describe_stop,
-    rerun_targets,
     runs_under,
-    stop_targets,
     variant_dirs,
 )
-from slc_tui.ui.compare_table import CompareScreen, default_export_path, export_csv
 from slc_tui.ui.curves import Curves
-from slc_tui.ui.help_screen import HelpScreen
 from slc_tui.ui.log_view import LogView
 from slc_tui.ui.model import SweepModel
 from slc_tui.ui.proc_stats import ProcessSampler
+from slc_tui.ui.run_actions import RunActions
 from slc_tui.ui.run_details import RunDetails
 from slc_tui.ui.status_bar import StatusBar
 from slc_tui.ui.variant_tree import NodeData, VariantTree
@@ -39,26 +31,14 @@ LOG_POLL = 0.1
 """Seconds between two reads of the visible log."""
 STATS_POLL = 1.0
 """Seconds between two samples of the selected run's processes (and its curves)."""
-CONFIRM_SECONDS = 3.0
-"""How long a first ``k`` waits for the second one that stops."""
-HELP = {
-    "stop": "stop the selected run, or the running and pending runs of a variant or grid (twice)",
-    "rerun": "rerun the selected finished run, or all failed runs of a variant or grid",
-    "pause": "pause starting new runs (running ones go on); again to resume",
-    "filter": "show only running / failed / pending / done runs, in turn",
-    "search": "search run names (enter keeps the search, esc clears it)",
-    "sort": "order variants by plan, metric, failures or name",
-    "compare": "table of the latest metrics of every variant (s sorts, e exports)",
-    "export": "write that table as CSV next to the runs",
-    "metric": "plot the next column of the progress file",
-    "help": "this list",
-    "quit": "quit; asks whether to stop runs that still go or leave them running",
-}
-"""What each action does, at length, for the help screen."""
 
 
-class MainScreen(Screen[None]):
-    """Everything at a glance; keys act on the node under the tree's cursor."""
+class MainScreen(RunActions):
+    """Everything at a glance; keys act on the node under the tree's cursor.
+
+    Until the user moves the cursor, it follows the first running run (the dashboard often
+    opens before any run has started).
+    """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("k", "stop", "stop"),
@@ -84,14 +64,12 @@ class MainScreen(Screen[None]):
     ]
 
     def __init__(self, model: SweepModel) -> None:
-        super().__init__()
-        self.model = model
-        """The sweep shown."""
-        self.selected: NodeData | None = None
-        """The tree node under the cursor."""
+        super().__init__(model)
+        self.following = True
+        """Whether the cursor still follows the first running run (until the user moves it)."""
         self._sampler = ProcessSampler()
-        self._armed: tuple[Any, float] | None = None
         self._shown_log: tuple[Any, int] | None = None
+        self._placed: NodeData | None = None
 
     def compose(self) -> ComposeResult:
         """Header, tree on the left, details / curves / log on the right, footer."""
@@ -122,9 +100,14 @@ class MainScreen(Screen[None]):
     def _select_first(self) -> None:
         first = self.first_selection()
         if first is not None:
-            self.query_one(VariantTree).select_data(first)
-            self.selected = first
-            self.show_selection(reload_log=True)
+            self._place(first)
+
+    def _place(self, data: NodeData) -> None:
+        """Put the cursor on ``data`` for the user (not a move of theirs)."""
+        self._placed = data
+        self.query_one(VariantTree).select_data(data)
+        self.selected = data
+        self.show_selection(reload_log=True)
 
     def first_selection(self) -> NodeData | None:
         """What the cursor starts on: a running run, else a failed one, else the first run."""
@@ -134,6 +117,16 @@ class MainScreen(Screen[None]):
                 if run.state == state:
                     return ("run", key)
         return ("run", next(iter(runs))) if runs else None
+
+    def follow(self) -> None:
+        """While following, move the cursor to the first running run (when it changed)."""
+        if not self.following:
+            return
+        running = next((k for k, r in self.model.runs.items() if r.state == RUNNING), None)
+        if running is not None and self.selected != ("run", running):
+            self._place(("run", running))
+        elif self.selected is None and self.model.runs:
+            self._select_first()
 
     # -- polling ----------------------------------------------------------------------------
     def poll_ledger(self) -> None:
@@ -145,6 +138,8 @@ class MainScreen(Screen[None]):
         self.query_one(StatusBar).update()
         if self.selected and any(k in changed for k in runs_under(self.model, self.selected)):
             self.show_selection(reload_log=False)
+        if changed:
+            self.follow()
 
     def refresh_selection(self) -> None:
         """Sample the selected run's processes and redraw its details and curves."""
@@ -152,7 +147,11 @@ class MainScreen(Screen[None]):
             self.show_selection(reload_log=False)
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
-        """The cursor moved: show the node under it."""
+        """The cursor moved: show the node under it; a move by the user ends following."""
+        if event.node.data != self._placed:
+            self.following = False
+        if event.node.data == self.selected and self._shown_log is not None:
+            return
         self.selected = event.node.data
         self.show_selection(reload_log=True)
 
@@ -202,64 +201,6 @@ class MainScreen(Screen[None]):
         log.show(Path(run.output_dir) / "output.log", run.tail, at_traceback=run.state == FAILED)
 
     # -- actions ----------------------------------------------------------------------------
-    def action_stop(self) -> None:
-        """Stop the selected run (or a variant's runs); a second ``k`` confirms."""
-        keys = stop_targets(self.model, self.selected)
-        if not keys:
-            self.notify("nothing to stop here", severity="warning")
-            return
-        now = time.monotonic()
-        if (
-            self._armed is None
-            or self._armed[0] != self.selected
-            or (now - self._armed[1] > CONFIRM_SECONDS)
-        ):
-            self._armed = (self.selected, now)
-            self.notify(f"press k again to stop {describe_stop(self.model, keys)}", title="stop?")
-            return
-        self._armed = None
-        what = describe_stop(self.model, keys)
-        for key in keys:
-            self.model.send(key, "stop")
-        self.notify(f"stopping {what}")
-
-    def action_rerun(self) -> None:
-        """Rerun the selected finished run, or the failed runs of a variant or grid."""
-        keys = rerun_targets(self.model, self.selected)
-        if not keys:
-            self.notify("nothing to rerun here (runs still going?)", severity="warning")
-            return
-        for key in keys:
-            self.model.send(key, "rerun")
-        self.notify(f"rerunning {describe(keys)}")
-        alive = self.model.alive()
-        for li in sorted({li for li, _ in keys if not alive[li]}):
-            self.run_worker(partial(self._revive, li), thread=True, group="revive")
-
-    def _revive(self, li: int) -> None:
-        """Start an engine again for a finished sweep, so that it obeys the rerun."""
-        from slc_tui.engine.api import revive
-
-        try:
-            started = revive(self.model.ledgers[li].path)
-        except Exception as exc:  # a grid file changed or broken since: say so, keep the view
-            self.app.call_from_thread(self.notify, f"could not restart the engine: {exc}",
-                                      severity="error")  # fmt: skip
-            return
-        if not started:
-            self.app.call_from_thread(
-                self.notify,
-                "no engine to rerun with: this sweep was started from Python; run it again there",
-                severity="warning",
-            )
-
-    def action_pause(self) -> None:
-        """Hold back new runs (running ones go on), or start them again."""
-        verb = "resume" if self.model.paused() else "pause"
-        for li in range(len(self.model.ledgers)):
-            self.model.send(li, verb)
-        self.notify("resuming" if verb == "resume" else "paused: no new runs start")
-
     def action_filter(self) -> None:
         """Show the next state filter's runs only."""
         from slc_tui.ui.variant_tree import FILTERS
@@ -312,33 +253,9 @@ class MainScreen(Screen[None]):
             self.query_one(VariantTree).focus()
             event.stop()
 
-    def action_compare(self) -> None:
-        """Open the table of all variants."""
-        self.app.push_screen(CompareScreen(self.model))
-
-    def action_export(self) -> None:
-        """Write the comparison table as CSV."""
-        path = export_csv(self.model, default_export_path(self.model))
-        self.notify(f"exported {path}", title="export")
-
     def action_metric(self) -> None:
         """Plot the next metric column."""
         curves = self.query_one(Curves)
         metric = curves.cycle_metric()
         self.show_selection(reload_log=False)
         self.notify(f"plotting {metric}" if metric else "no metrics yet")
-
-    def action_help(self) -> None:
-        """List every key."""
-        rows = [
-            (b.key_display or b.key, HELP.get(b.action, b.description))
-            for b in self._action_bindings()
-        ]
-        self.app.push_screen(HelpScreen(rows))
-
-    def _action_bindings(self) -> list[Binding]:
-        return [b for b in self.BINDINGS if isinstance(b, Binding)]
-
-    def action_quit(self) -> None:
-        """Quit; ask first when runs still go."""
-        self.app.action_request_quit()  # type: ignore[attr-defined]

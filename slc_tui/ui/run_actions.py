@@ -1,0 +1,132 @@
+"""What the main screen's keys do to runs: stop, rerun, pause, compare, export, help, quit.
+
+:class:`RunActions` is the main screen's base: it holds the actions that act on the runs
+under the tree's cursor (or on the whole sweep), so that the screen itself keeps to layout,
+polling and the selection.
+"""
+
+from __future__ import annotations
+
+import time
+from functools import partial
+from typing import Any
+
+from textual.binding import Binding
+from textual.screen import Screen
+
+from slc_tui.ui.commands import describe, describe_stop, rerun_targets, stop_targets
+from slc_tui.ui.compare_table import CompareScreen, default_export_path, export_csv
+from slc_tui.ui.help_screen import HelpScreen
+from slc_tui.ui.model import SweepModel
+from slc_tui.ui.variant_tree import NodeData
+
+CONFIRM_SECONDS = 3.0
+"""How long a first ``k`` waits for the second one that stops."""
+HELP = {
+    "stop": "stop the selected run, or the running and pending runs of a variant or grid (twice)",
+    "rerun": "rerun the selected finished run, or all failed runs of a variant or grid",
+    "pause": "pause starting new runs (running ones go on); again to resume",
+    "filter": "show only running / failed / pending / done runs, in turn",
+    "search": "search run names (enter keeps the search, esc clears it)",
+    "sort": "order variants by plan, metric, failures or name",
+    "compare": "table of the latest metrics of every variant (s sorts, e exports)",
+    "export": "write that table as CSV next to the runs",
+    "metric": "plot the next column of the progress file",
+    "help": "this list",
+    "quit": "quit; asks whether to stop runs that still go or leave them running",
+}
+"""What each action does, at length, for the help screen."""
+
+
+class RunActions(Screen[None]):
+    """Actions on the selected node's runs and on the sweep (the main screen's base)."""
+
+    def __init__(self, model: SweepModel) -> None:
+        super().__init__()
+        self.model = model
+        """The sweep shown."""
+        self.selected: NodeData | None = None
+        """The tree node under the cursor."""
+        self._armed: tuple[Any, float] | None = None
+
+    def action_stop(self) -> None:
+        """Stop the selected run (or a variant's runs); a second ``k`` confirms."""
+        keys = stop_targets(self.model, self.selected)
+        if not keys:
+            self.notify("nothing to stop here", severity="warning")
+            return
+        now = time.monotonic()
+        if (
+            self._armed is None
+            or self._armed[0] != self.selected
+            or (now - self._armed[1] > CONFIRM_SECONDS)
+        ):
+            self._armed = (self.selected, now)
+            self.notify(f"press k again to stop {describe_stop(self.model, keys)}", title="stop?")
+            return
+        self._armed = None
+        what = describe_stop(self.model, keys)
+        for key in keys:
+            self.model.send(key, "stop")
+        self.notify(f"stopping {what}")
+
+    def action_rerun(self) -> None:
+        """Rerun the selected finished run, or the failed runs of a variant or grid."""
+        keys = rerun_targets(self.model, self.selected)
+        if not keys:
+            self.notify("nothing to rerun here (runs still going?)", severity="warning")
+            return
+        for key in keys:
+            self.model.send(key, "rerun")
+        self.notify(f"rerunning {describe(keys)}")
+        alive = self.model.alive()
+        for li in sorted({li for li, _ in keys if not alive[li]}):
+            self.run_worker(partial(self._revive, li), thread=True, group="revive")
+
+    def _revive(self, li: int) -> None:
+        """Start an engine again for a finished sweep, so that it obeys the rerun."""
+        from slc_tui.engine.api import revive
+
+        try:
+            started = revive(self.model.ledgers[li].path)
+        except Exception as exc:  # a grid file changed or broken since: say so, keep the view
+            self.app.call_from_thread(self.notify, f"could not restart the engine: {exc}",
+                                      severity="error")  # fmt: skip
+            return
+        if not started:
+            self.app.call_from_thread(
+                self.notify,
+                "no engine to rerun with: this sweep was started from Python; run it again there",
+                severity="warning",
+            )
+
+    def action_pause(self) -> None:
+        """Hold back new runs (running ones go on), or start them again."""
+        verb = "resume" if self.model.paused() else "pause"
+        for li in range(len(self.model.ledgers)):
+            self.model.send(li, verb)
+        self.notify("resuming" if verb == "resume" else "paused: no new runs start")
+
+    def action_compare(self) -> None:
+        """Open the table of all variants."""
+        self.app.push_screen(CompareScreen(self.model))
+
+    def action_export(self) -> None:
+        """Write the comparison table as CSV."""
+        path = export_csv(self.model, default_export_path(self.model))
+        self.notify(f"exported {path}", title="export")
+
+    def action_help(self) -> None:
+        """List every key."""
+        rows = [
+            (b.key_display or b.key, HELP.get(b.action, b.description))
+            for b in self._action_bindings()
+        ]
+        self.app.push_screen(HelpScreen(rows))
+
+    def _action_bindings(self) -> list[Binding]:
+        return [b for b in self.BINDINGS if isinstance(b, Binding)]
+
+    def action_quit(self) -> None:
+        """Quit; ask first when runs still go."""
+        self.app.action_request_quit()  # type: ignore[attr-defined]
