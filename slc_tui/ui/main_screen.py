@@ -148,6 +148,8 @@ class MainScreen(RunActions):
 
     def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
         """The cursor moved: show the node under it; a move by the user ends following."""
+        if event.node is not self.query_one(VariantTree).cursor_node:
+            return  # the cursor has moved on since: a newer event follows
         if event.node.data != self._placed:
             self.following = False
         if event.node.data == self.selected and self._shown_log is not None:
