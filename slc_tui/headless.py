@@ -41,10 +41,10 @@ def main_metric_of(metrics: dict[str, Any]) -> tuple[str, float] | None:
     return None
 
 
-def fmt_duration(seconds: float | None) -> str:
-    """``1:02:03``, ``02:03`` or ``-``."""
-    if seconds is None:
-        return "-"
+def fmt_duration(seconds: float | None, unknown: str = "-") -> str:
+    """``1:02:03`` or ``02:03``; ``unknown`` when there is no (finite, positive) duration."""
+    if seconds is None or seconds < 0 or seconds == float("inf"):
+        return unknown
     s = int(seconds)
     h, m = divmod(s // 60, 60)
     return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m:02d}:{s % 60:02d}"

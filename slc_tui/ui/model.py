@@ -18,6 +18,7 @@ from typing import Any
 from slc_tui.engine.core import engine_alive
 from slc_tui.engine.ledger import FAILED, FINISHED, PENDING, RUNNING, SUCCEEDED, Ledger, RunRecord
 from slc_tui.engine.progress import main_metric
+from slc_tui.headless import fmt_duration as headless_duration
 
 RunKey = tuple[int, str]
 """A run's identity in the dashboard: (ledger index, run name)."""
@@ -40,12 +41,8 @@ def fmt_num(value: Any) -> str:
 
 
 def fmt_duration(seconds: float | None) -> str:
-    """``mm:ss`` or ``h:mm:ss``; ``--:--`` when unknown."""
-    if seconds is None or seconds < 0 or math.isinf(seconds):
-        return "--:--"
-    s = int(seconds)
-    h, rem = divmod(s, 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}" if h else f"{rem // 60:02d}:{rem % 60:02d}"
+    """``mm:ss`` or ``h:mm:ss``; ``--:--`` when unknown (the headless view's format)."""
+    return headless_duration(seconds, unknown="--:--")
 
 
 def display_path(path: str) -> str:
