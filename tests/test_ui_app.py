@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from ui_fixtures import TRACEBACK, FakeEngine, clock, make_sweep, write_lines
+from ui_fixtures import TRACEBACK, FakeEngine, clock, make_sweep, until, write_lines
 
 from slc_tui.engine.ledger import CANCELLED, Ledger
 from slc_tui.ui.app import SlcApp
@@ -31,15 +30,6 @@ def ledger(in_tmp: Path) -> Ledger:
 @pytest.fixture
 def app(ledger: Ledger) -> SlcApp:
     return SlcApp([ledger.path], clock=clock)
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Let the app run until ``condition()`` holds (fails after ``timeout`` seconds)."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    assert condition(), "condition not met in time"
 
 
 def tree_of(app: SlcApp) -> VariantTree:

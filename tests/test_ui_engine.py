@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from engine_helpers import THUNKS, cli, wait_for, write_grid
-from textual.pilot import Pilot
+from ui_fixtures import until
 
 from slc_tui.engine import ledger as L
 from slc_tui.engine.api import launch_background, ledger_paths, wait_for_engine
@@ -48,15 +48,6 @@ def start() -> Iterator[Callable[..., list[Path]]]:
         if proc.poll() is None:
             L.Ledger.open(paths[0]).send("stop_all")
             proc.wait(30)
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
-    """Let the app run until ``condition()`` holds."""
-    for _ in range(int(timeout / 0.05)):
-        if condition():
-            return
-        await pilot.pause(0.05)
-    assert condition(), "condition not met in time"
 
 
 def labels(app: SlcApp) -> dict[str, str]:

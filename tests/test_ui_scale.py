@@ -4,26 +4,15 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from textual.pilot import Pilot
-from ui_fixtures import clock, make_sweep, write_lines
+from ui_fixtures import clock, make_sweep, until, write_lines
 
 from slc_tui.engine.ledger import Ledger, RunRecord, ledger_path
 from slc_tui.ui.app import HANGUP, SlcApp, install_signal_handlers
 from slc_tui.ui.log_view import MAX_LINES, LogView
 from slc_tui.ui.variant_tree import VariantTree
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 10.0) -> None:
-    """Let the app run until ``condition()`` holds."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    assert condition(), "condition not met in time"
 
 
 async def test_a_flooding_log_stays_bounded(in_tmp: Path) -> None:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
-from ui_fixtures import NOW, FakeEngine, clock, make_sweep
+from ui_fixtures import NOW, FakeEngine, clock, make_sweep, until
 
 from slc_tui.engine.ledger import CANCELLED, FAILED, PENDING, RUNNING, SUCCEEDED, Ledger
 from slc_tui.ui.app import SlcApp, run_dashboard
@@ -43,15 +42,6 @@ def ledger(in_tmp: Path) -> Ledger:
 @pytest.fixture
 def app(ledger: Ledger) -> SlcApp:
     return SlcApp([ledger.path], clock=clock)
-
-
-async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 5.0) -> None:
-    """Let the app run until ``condition()`` holds (fails after ``timeout`` seconds)."""
-    for _ in range(int(timeout / 0.02)):
-        if condition():
-            return
-        await pilot.pause(0.02)
-    assert condition(), "condition not met in time"
 
 
 def screen_lines(app: SlcApp) -> list[str]:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+from textual.pilot import Pilot
 
 from slc_tui.engine.ledger import (
     CANCELLED,
@@ -189,3 +192,12 @@ def run_key(ledger_index: int, name: str) -> tuple[int, str]:
 
 
 __all__: list[Any] = ["FakeEngine", "make_sweep"]
+
+
+async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 30.0) -> None:
+    """Let the app run until ``condition()`` holds (fails after ``timeout`` seconds)."""
+    for _ in range(int(timeout / 0.02)):
+        if condition():
+            return
+        await pilot.pause(0.02)
+    assert condition(), "condition not met in time"
