@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import select
 import signal
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -38,6 +36,7 @@ from slc_tui.engine.progress import ProgressTail, epoch_of
 from slc_tui.engine.reasons import failure_reason, log_reason, read_tail
 from slc_tui.engine.rundir import keep_earlier_attempt, log_path
 from slc_tui.engine.slots import Slots
+from slc_tui.engine.wakeup import Wakeup
 from slc_tui.entrypoint import engine_token
 from slc_tui.payload import Payload, write_payload
 from slc_tui.plan import GridPlan, Run
@@ -88,10 +87,10 @@ class Engine:
         self.listeners = list(listeners)
         self.linger = linger
         """Callable returning True while the engine should stay up after the last run."""
-        self.runs: dict[str, Run] = {}
+        self.runs: dict[str, Run] = {run.name: run for plan in self.plans for run in plan.runs}
         self.records: dict[str, RunRecord] = {}
         self.ledgers: dict[str, Ledger] = {}
-        self._grid_of: dict[str, str] = {}
+        self._data_dir = {plan.name: plan.data_dir for plan in self.plans}
         self._cores: dict[str, list[int]] = {}
         self._deadline: dict[str, float] = {}
         self._stopping: dict[str, tuple[str, str]] = {}
@@ -103,12 +102,7 @@ class Engine:
         self._tripped = False
         self._interrupt: int | None = None
         self._next_progress = 0.0
-        self._wake_r: int | None = None
         check_plans(self.plans, len(budget))
-        for plan in self.plans:
-            for run in plan.runs:
-                self.runs[run.name] = run
-                self._grid_of[run.name] = plan.name
 
     # -- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
@@ -206,25 +200,24 @@ class Engine:
         """Run the sweep to its end; return 0, 1 (some run failed) or 130 (interrupted)."""
         if not self.ledgers:
             self.prepare()
-        restore = self._install_signals()
         try:
-            while True:
-                self._take_commands()
-                self._reap(self.executor.poll())
-                self._take_queue_states()
-                self._check_timeouts()
-                if self._interrupt is not None:
-                    self._stop_everything("interrupted")
-                    break
-                self._start_ready()
-                self._poll_progress()
-                if self._finished() and (self._closing or not (self.linger and self.linger())):
-                    break
-                self._wait(TICK)
+            with Wakeup(self.request_stop) as wakeup:
+                while True:
+                    self._take_commands()
+                    self._reap(self.executor.poll())
+                    self._take_queue_states()
+                    self._check_timeouts()
+                    if self._interrupt is not None:
+                        self._stop_everything("interrupted")
+                        break
+                    self._start_ready()
+                    self._poll_progress()
+                    if self._finished() and (self._closing or not (self.linger and self.linger())):
+                        break
+                    wakeup.wait(TICK)
         finally:
-            if self._interrupt is None and self._active():
+            if self._active():  # an exception left runs going: none outlives the engine
                 self._stop_everything("the engine stopped")
-            restore()
             self._close()
         return self._status()
 
@@ -306,8 +299,7 @@ class Engine:
         self._emit(Event(STARTED, self.records[run.name]))
 
     def _payload_path(self, run: Run) -> Path:
-        plan_dir = next(p.data_dir for p in self.plans if p.name == self._grid_of[run.name])
-        return L.state_dir(plan_dir) / self._grid_of[run.name] / "payloads" / f"{run.name}.pkl"
+        return L.state_dir(self._data_dir[run.grid]) / run.grid / "payloads" / f"{run.name}.pkl"
 
     # -- ending ------------------------------------------------------------------------------
     def _reap(self, ended: list[Exited]) -> None:
@@ -449,43 +441,6 @@ class Engine:
     def _emit(self, event: Event) -> None:
         for listener in self.listeners:
             listener(event)
-
-    def _install_signals(self) -> Any:
-        if threading.current_thread() is not threading.main_thread():
-            return lambda: None
-        r, w = os.pipe()
-        os.set_blocking(r, False)
-        os.set_blocking(w, False)
-        self._wake_r = r
-        old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        handlers = {
-            sig: signal.signal(sig, self._on_signal)
-            for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-        }
-        handlers[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda *_: None)
-
-        def restore() -> None:
-            for sig, handler in handlers.items():
-                signal.signal(sig, handler)
-            signal.set_wakeup_fd(old_fd)
-            os.close(r)
-            os.close(w)
-            self._wake_r = None
-
-        return restore
-
-    def _on_signal(self, signum: int, _frame: Any) -> None:
-        self._interrupt = signum
-
-    def _wait(self, timeout: float) -> None:
-        if self._wake_r is None:
-            time.sleep(min(timeout, 0.05))
-            return
-        with suppress(InterruptedError):
-            ready, _, _ = select.select([self._wake_r], [], [], timeout)
-            if ready:
-                with suppress(BlockingIOError):
-                    os.read(self._wake_r, 512)
 
 
 def check_plans(plans: Sequence[GridPlan], budget: int) -> None:
