@@ -147,6 +147,44 @@ async def test_f_filters_and_slash_searches(app: SlcApp) -> None:
         assert len(leaf_texts(app)) == 9
 
 
+def shown(app: SlcApp) -> tuple[object, str, str]:
+    """The selection, the details' title and the log's title."""
+    screen = app.screen
+    details = str(screen.query_one(RunDetails).border_title)
+    return screen.selected, details, str(screen.query_one(LogView).border_title)  # type: ignore[attr-defined]
+
+
+async def test_sort_filter_and_search_keep_the_selected_run(app: SlcApp) -> None:
+    failed = "cartpole_pop16_s20"
+    here = (("run", (0, failed)), failed, f"{failed} · output.log")
+    async with app.run_test(size=BIG) as pilot:
+        await until(pilot, lambda: len(leaf_texts(app)) == 9)
+        await select(pilot, failed)
+        await pilot.press("slash", *"s20", "enter")
+        await pilot.pause()
+        assert shown(app) == here
+        await pilot.press("s")  # sort by metric: the run stays selected
+        await pilot.pause()
+        assert shown(app) == here and tree_of(app).cursor_node.data == here[0]
+        await pilot.press("s", "s", "s")
+        await pilot.pause()
+        assert shown(app) == here
+        await pilot.press("f", "f")  # failed: still shown
+        await pilot.pause()
+        assert shown(app) == here
+        await pilot.press("f")  # pending: hidden, so the first pending run shown
+        await pilot.pause()
+        first = "cartpole_pop32_s20"
+        assert shown(app) == (("run", (0, first)), first, "output.log")
+        assert tree_of(app).cursor_node.data == ("run", (0, first))
+        await pilot.press("f", "f")  # all again: back to the run chosen before
+        await pilot.pause()
+        assert shown(app) == here
+        tree_of(app).select_data(("grid", 0))  # the grid's log: a run the search shows
+        await until(pilot, lambda: shown(app)[1] == "cartpole")
+        assert shown(app)[2] == here[2]
+
+
 async def test_s_sorts_variants(app: SlcApp, ledger: Ledger) -> None:
     ledger.update("cartpole_pop64_s0", state="succeeded", metrics={"AverageEpRet": 900.0})
     async with app.run_test(size=BIG) as pilot:

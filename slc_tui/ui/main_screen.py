@@ -70,6 +70,7 @@ class MainScreen(RunActions):
         self._sampler = ProcessSampler()
         self._shown_log: tuple[Any, int] | None = None
         self._placed: NodeData | None = None
+        self._wanted: NodeData | None = None
 
     def compose(self) -> ComposeResult:
         """Header, tree on the left, details / curves / log on the right, footer."""
@@ -105,6 +106,7 @@ class MainScreen(RunActions):
     def _place(self, data: NodeData) -> None:
         """Put the cursor on ``data`` for the user (not a move of theirs)."""
         self._placed = data
+        self._wanted = None
         self.query_one(VariantTree).select_data(data)
         self.selected = data
         self.show_selection(reload_log=True)
@@ -122,7 +124,9 @@ class MainScreen(RunActions):
         """While following, move the cursor to the first running run (when it changed)."""
         if not self.following:
             return
-        running = next((k for k, r in self.model.runs.items() if r.state == RUNNING), None)
+        shows = self.query_one(VariantTree).shows
+        runs = self.model.runs.items()
+        running = next((k for k, r in runs if r.state == RUNNING and shows(k)), None)
         if running is not None and self.selected != ("run", running):
             self._place(("run", running))
         elif self.selected is None and self.model.runs:
@@ -134,7 +138,7 @@ class MainScreen(RunActions):
         changed = self.model.poll()
         tree = self.query_one(VariantTree)
         if changed and not tree.update_runs(changed):
-            tree.rebuild()
+            self._rebuild_tree()
         self.query_one(StatusBar).update()
         if self.selected and any(k in changed for k in runs_under(self.model, self.selected)):
             self.show_selection(reload_log=False)
@@ -152,6 +156,7 @@ class MainScreen(RunActions):
             return  # the cursor has moved on since: a newer event follows
         if event.node.data != self._placed:
             self.following = False
+            self._wanted = None
         if event.node.data == self.selected and self._shown_log is not None:
             return
         self.selected = event.node.data
@@ -187,7 +192,8 @@ class MainScreen(RunActions):
             curves.load_variants(variant_dirs(self.model, data[1]))
         elif curves.display:
             curves.load([self.model.runs[k].output_dir for k in keys[:MAX_CURVES]])
-        log_run = self._log_run(keys)
+        shows = self.query_one(VariantTree).shows
+        log_run = self._log_run([k for k in keys if shows(k)] or keys)
         shown = (log_run.name, log_run.attempt) if log_run else None
         if reload_log or shown != self._shown_log:
             self._shown_log = shown
@@ -210,7 +216,7 @@ class MainScreen(RunActions):
         tree = self.query_one(VariantTree)
         tree.filter_index = (tree.filter_index + 1) % len(FILTERS)
         self._retitle_tree()
-        tree.rebuild()
+        self._rebuild_tree()
 
     def action_sort(self) -> None:
         """Order variants by the next key (plan, metric, failures, name)."""
@@ -219,7 +225,28 @@ class MainScreen(RunActions):
         tree = self.query_one(VariantTree)
         tree.sort_index = (tree.sort_index + 1) % len(SORTS)
         self._retitle_tree()
+        self._rebuild_tree()
+
+    def _rebuild_tree(self) -> None:
+        """Rebuild the tree and keep the selection; when it no longer shows, take the first run.
+
+        The node the user chose is remembered until they move: it comes back once a later
+        filter or search shows it again.
+        """
+        tree = self.query_one(VariantTree)
         tree.rebuild()
+        wanted = self._wanted or self.selected
+        target = wanted
+        if target is None or not tree.holds(target):
+            target = tree.first_run() or (("grid", 0) if self.model.ledgers else None)
+        self._wanted = None if target == wanted else wanted
+        if target is None:
+            return
+        self._placed = target
+        tree.select_data(target)
+        if target != self.selected:
+            self.selected = target
+            self.show_selection(reload_log=True)
 
     def _retitle_tree(self) -> None:
         tree = self.query_one(VariantTree)
@@ -239,7 +266,7 @@ class MainScreen(RunActions):
         tree = self.query_one(VariantTree)
         tree.search = event.value.strip()
         self._retitle_tree()
-        tree.rebuild()
+        self._rebuild_tree()
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Keep the search and go back to the tree."""

@@ -224,7 +224,24 @@ class VariantTree(Tree[NodeData]):
         elif data[0] == "grid":
             node = self._grids.get(data[1])
         if node is not None:
+            self._tree_lines  # noqa: B018 -- lay the lines out first: a new node has no line yet
             self.move_cursor(node)
+
+    def holds(self, data: NodeData) -> bool:
+        """Whether the tree shows the node of ``data`` (a run must pass filter and search)."""
+        if data[0] == "run":
+            return data[1] in self.model.runs and self.shows(data[1])
+        if data[0] == "variant":
+            return data[1] in self._variants
+        return data[1] in self._grids
+
+    def first_run(self) -> NodeData | None:
+        """The first run the tree shows, in its order (None when it shows none)."""
+        for vkey in self._variants:
+            keys = self._variant_keys(vkey)
+            if keys:
+                return ("run", keys[0])
+        return None
 
     def action_collapse_or_parent(self) -> None:
         """Close the node under the cursor, or go to its parent."""
