@@ -235,6 +235,32 @@ async def test_m_cycles_the_plotted_metric(app: SlcApp) -> None:
         await until(pilot, lambda: curves.border_title == "EpLen")
 
 
+def toasts(app: SlcApp) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_m_at_a_size_without_curves_says_so_once(app: SlcApp) -> None:
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: app.screen.selected == ("run", (0, "cartpole_pop32_s0")))
+        assert not app.screen.query_one(Curves).display
+        await pilot.press(*"mmmmmm")
+        await pilot.pause()
+        assert toasts(app) == ["curves are hidden at this size"]
+
+
+async def test_m_says_no_metrics_only_without_metric_columns(app: SlcApp) -> None:
+    async with app.run_test(size=BIG) as pilot:
+        await select(pilot, "cartpole_pop64_s0")  # pending: no progress file yet
+        await pilot.press("m", "m")
+        await pilot.pause()
+        assert toasts(app) == ["no metrics yet"]
+        await select(pilot, "cartpole_pop32_s0")
+        await until(pilot, lambda: app.screen.query_one(Curves).columns)
+        await pilot.press("m")
+        await pilot.pause()
+        assert toasts(app) == ["plotting EpLen"]
+
+
 async def test_quit_leave_keeps_the_runs(app: SlcApp, ledger: Ledger) -> None:
     engine = FakeEngine(ledger)
     async with app.run_test(size=BIG) as pilot:

@@ -283,8 +283,17 @@ class MainScreen(RunActions):
             event.stop()
 
     def action_metric(self) -> None:
-        """Plot the next metric column."""
+        """Plot the next metric column (one toast at a time, however fast ``m`` is pressed)."""
         curves = self.query_one(Curves)
+        if not curves.display:  # folded away at this size: nothing loaded, nothing to cycle
+            self._metric_toast("curves are hidden at this size")
+            return
         metric = curves.cycle_metric()
         self.show_selection(reload_log=False)
-        self.notify(f"plotting {metric}" if metric else "no metrics yet")
+        self._metric_toast(f"plotting {metric}" if metric else "no metrics yet")
+
+    def _metric_toast(self, message: str) -> None:
+        """Show ``message`` in place of the last metric toast (Textual has no public replace)."""
+        for old in [n for n in self.app._notifications if n.title == "metric"]:
+            self.app._unnotify(old, refresh=False)
+        self.notify(message, title="metric")
