@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -161,6 +162,21 @@ async def test_leaving_shows_and_prints_how_to_attach_and_stop(app: SlcApp, in_t
     assert app.exit_line == (
         f"{GRID}: 2 succeeded, 1 failed, 1 running, 5 pending; the runs go on: "
         f"`{attach}` shows them, `{stop}` stops them"
+    )
+
+
+async def test_a_sweep_without_grid_file_names_its_ledger(ledger: Ledger, in_tmp: Path) -> None:
+    ledger.set_meta(grid_file="")  # started from Python: ExperimentGrid.run(..., ui=True)
+    app = SlcApp([ledger.path.relative_to(in_tmp)], clock=clock)
+    book = shlex.quote(str(in_tmp / ledger.path.relative_to(in_tmp)))
+    async with app.run_test(size=SMALL) as pilot:
+        await pilot.press("q")
+        await until(pilot, lambda: isinstance(app.screen, QuitDialog))
+        assert app.screen.attach == f"slc-tui attach {book}"  # type: ignore[attr-defined]
+        await pilot.press("l")
+        await until(pilot, lambda: app.return_value is not None)
+    assert app.exit_line.endswith(
+        f"the runs go on: `slc-tui attach {book}` shows them, `slc-tui stop {book}` stops them"
     )
 
 

@@ -96,7 +96,7 @@ class SlcApp(App[int]):
             self.stop_all_and_quit()
 
     def attach_command(self) -> str:
-        """``slc-tui attach GRID.toml`` for the grids shown, with a ``cd`` when one is needed."""
+        """``slc-tui attach GRID.toml`` (or the ledger) for the grids shown, ``cd`` if needed."""
         return grid_command(self.model, "attach", self.cwd)
 
     def stop_all_and_quit(self) -> None:

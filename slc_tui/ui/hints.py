@@ -2,7 +2,8 @@
 
 ``[grid] data_dir`` is relative to the directory the sweep started in, so ``slc-tui attach``
 only finds the sweep from there: when that directory is not the grid file's own, the commands
-start with ``cd <that directory> &&``.
+start with ``cd <that directory> &&``. A sweep started from Python has no grid file: the
+commands name its ledger (``data/.slc-tui/<grid>.db``) by its absolute path instead.
 """
 
 from __future__ import annotations
@@ -30,13 +31,27 @@ def cd_prefix(grids: list[str], cwd: str | None = None) -> str:
     return "" if dirs <= {cwd} else f"cd {shlex.quote(cwd)} && "
 
 
+def sweep_args(model: SweepModel, cwd: str | None = None) -> list[str]:
+    """What names each ledger's grid on the command line, once each.
+
+    Its grid file as given; a grid built in Python has none, so its ledger file, absolute.
+    """
+    cwd = os.path.abspath(cwd or os.getcwd())
+    args = [
+        str(m.get("grid_file") or "") or os.path.abspath(os.path.join(cwd, ledger.path))
+        for m, ledger in zip(model.metas, model.ledgers)
+    ]
+    return list(dict.fromkeys(args))
+
+
 def grid_command(model: SweepModel, verb: str, cwd: str | None = None) -> str:
-    """``[cd DIR && ]slc-tui VERB GRID.toml ...``, runnable from any directory."""
-    grids = grid_files(model)
-    if not grids:
+    """``[cd DIR && ]slc-tui VERB GRID.toml ...`` (or ``LEDGER.db``), runnable from anywhere."""
+    args = sweep_args(model, cwd)
+    if not args:
         return f"slc-tui {verb} GRID.toml"
-    args = " ".join(shlex.quote(g) for g in grids)
-    return f"{cd_prefix(grids, cwd)}slc-tui {verb} {args}"
+    grids = grid_files(model)
+    prefix = cd_prefix(grids, cwd) if grids else ""
+    return f"{prefix}slc-tui {verb} {' '.join(shlex.quote(a) for a in args)}"
 
 
 def counts_text(model: SweepModel, li: int) -> str:
@@ -55,7 +70,5 @@ def exit_summary(model: SweepModel, going: bool, cwd: str | None = None) -> str:
     line = "; ".join(counts_text(model, li) for li in range(len(model.ledgers)))
     if not going:
         return line
-    if not grid_files(model):
-        return f"{line}; the runs go on in the background"
     attach, stop = grid_command(model, "attach", cwd), grid_command(model, "stop", cwd)
     return f"{line}; the runs go on: `{attach}` shows them, `{stop}` stops them"
