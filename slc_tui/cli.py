@@ -120,7 +120,12 @@ def run_parser() -> argparse.ArgumentParser:
 
 def _one_grid_parser(command: str, help_text: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"slc-tui {command}", description=help_text)
-    p.add_argument("grid", metavar="GRID.toml", help="the grid file of the sweep")
+    p.add_argument(
+        "grid",
+        metavar="GRID.toml",
+        help="the grid file of the sweep, or its ledger (DATA_DIR/.slc-tui/NAME.db) for a "
+        "sweep started from Python",
+    )
     return p
 
 

@@ -5,6 +5,7 @@ Never imports Textual; works with no terminal, under nohup and in CI.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import time
@@ -26,6 +27,12 @@ GLYPHS = {
     L.PENDING: "○", L.RUNNING: "●", L.SUCCEEDED: "✔", L.FAILED: "✘", L.CANCELLED: "⊘",
     L.LOST: "?",
 }  # fmt: skip
+
+
+def _silence(stream: IO[str]) -> None:
+    """Point a stream whose reader left at /dev/null, so no later flush fails."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), stream.fileno())
 
 
 def use_color(stream: IO[str]) -> bool:
@@ -65,7 +72,7 @@ class Printer:
     """Prints engine events as lines prefixed with the run's name."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
-        self.stream = stream or sys.stdout
+        self.stream: IO[str] | None = stream or sys.stdout
         self.color = use_color(self.stream)
         self._last_progress: dict[str, float] = {}
         self._t0 = time.monotonic()
@@ -74,9 +81,16 @@ class Printer:
         return f"\x1b[{_COLORS[state]}m{text}\x1b[0m" if self.color else text
 
     def _line(self, text: str) -> None:
+        if self.stream is None:
+            return
         stamp = fmt_duration(time.monotonic() - self._t0)
-        self.stream.write(f"[{stamp}] {text}\n")
-        self.stream.flush()
+        try:
+            self.stream.write(f"[{stamp}] {text}\n")
+            self.stream.flush()
+        except (BrokenPipeError, ValueError):
+            # The reader went away (`| head`, a closed pager): the sweep goes on, unprinted.
+            _silence(self.stream)
+            self.stream = None
 
     def __call__(self, event: Event) -> None:
         """Print one event (progress lines rate-limited per run)."""
@@ -141,5 +155,8 @@ def counts(records: Sequence[RunRecord]) -> str:
 def summary(records: Sequence[RunRecord], stream: IO[str] | None = None) -> None:
     """Print the final table and the counts."""
     stream = stream or sys.stdout
-    stream.write("\n" + table(records, use_color(stream)) + "\n\n" + counts(records) + "\n")
-    stream.flush()
+    try:
+        stream.write("\n" + table(records, use_color(stream)) + "\n\n" + counts(records) + "\n")
+        stream.flush()
+    except (BrokenPipeError, ValueError):
+        _silence(stream)  # nobody reads any more; the exit status still tells

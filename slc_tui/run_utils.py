@@ -440,10 +440,25 @@ class ExperimentGrid:
 
         ``thunk`` is a callable, or the name of a grid parameter whose values are the
         callables (as in the reference). ``num_cpu``, ``data_dir`` and ``datestamp`` mean
-        what they mean for ``call_experiment``.
+        what they mean for ``call_experiment``. ``engine_options``: ``ui=True`` opens the
+        dashboard, ``resume=True``, and the ``[run]`` settings (``max_cpus``, ``retries``,
+        ``timeout``, ``fail_fast``, ``backend``...).
+
+        Raises:
+            ExperimentsFailed: after every run ended, when some did not succeed (its
+                ``failed`` lists their ledger records).
         """
         from slc_tui.engine.api import run_grid
 
         return run_grid(
             self, thunk, num_cpu=num_cpu, data_dir=data_dir, datestamp=datestamp, **engine_options
         )
+
+
+def __getattr__(name: str) -> Any:
+    """``ExperimentsFailed`` lives with the engine; import it only when asked for (PEP 562)."""
+    if name == "ExperimentsFailed":
+        from slc_tui.engine.api import ExperimentsFailed
+
+        return ExperimentsFailed
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -11,8 +11,14 @@ from slc_tui.cli import fail
 
 
 def _ledger_for(grid_file: str) -> Path:
+    """The ledger of a grid file, or the ledger file itself (a sweep started from Python)."""
     from slc_tui.engine.ledger import ledger_path
     from slc_tui.gridfile import load_grid
+
+    if grid_file.endswith(".db"):
+        if not Path(grid_file).is_file():
+            raise FileNotFoundError(f"{grid_file}: no such ledger")
+        return Path(grid_file)
 
     spec = load_grid(grid_file, check_thunk=False)
     path = ledger_path(spec.data_dir, spec.name)

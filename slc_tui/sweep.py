@@ -4,8 +4,38 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING, Any
 
 from slc_tui.cli import fail, interactive
+
+if TYPE_CHECKING:
+    from slc_tui.gridfile import GridSpec
+
+
+ENGINE_WIDE = ("max_cpus", "backend", "fail_fast", "slurm")
+"""``[run]`` settings that hold for the whole sweep, so several grid files must agree on them."""
+
+
+def check_shared_options(specs: list[GridSpec], flags: dict[str, Any]) -> None:
+    """Raise GridFileError when grid files run together disagree on a sweep-wide setting
+    that no command-line flag overrides."""
+    first = specs[0]
+    backend = flags.get("backend") or first.options.backend
+    for spec in specs[1:]:
+        for key in ENGINE_WIDE:
+            if flags.get(key) is not None or (key == "slurm" and backend != "slurm"):
+                continue
+            mine, theirs = getattr(spec.options, key), getattr(first.options, key)
+            if mine != theirs:
+                table = "slurm" if key == "slurm" else "run"
+                raise spec.error(
+                    f"{table}.{key}" if key != "slurm" else "slurm",
+                    f"{mine!r} differs from {theirs!r} in {first.shown_path}; grid files run "
+                    f"together share one {key}: make them agree, or give --{key.replace('_', '-')}"
+                    if key != "slurm"
+                    else f"differs from the [slurm] table of {first.shown_path}; grid files run "
+                    "together share one; make them agree",
+                )
 
 
 def sweep_command(ns: argparse.Namespace) -> int:
@@ -35,6 +65,7 @@ def sweep_command(ns: argparse.Namespace) -> int:
         specs = load_grids(ns.grids)
         plans = plan_specs(specs, flags)
         options = specs[0].options.override(**flags)
+        check_shared_options(specs, flags)
         budget = engine_budget(plans, options)
         check_plans(plans, len(budget))
     except (GridFileError, PlanError, EngineError) as exc:

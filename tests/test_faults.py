@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import wait_gone
-from engine_helpers import cli, ledger, wait_for, write_grid
+from engine_helpers import THUNKS, cli, ledger, wait_for, write_grid
 
 from slc_tui.engine import ledger as L
 
@@ -127,3 +127,54 @@ def test_status_json_into_a_closed_pipe_is_quiet(in_tmp: Path) -> None:
                          shell=True, capture_output=True, text=True)  # fmt: skip
     assert res.stdout.strip() == "{"
     assert "Traceback" not in res.stderr
+
+
+def test_nohup_keeps_a_sweep_alive_through_a_hang_up(in_tmp: Path) -> None:
+    grid = write_grid(in_tmp / "g.toml", "nohup", "work", "seed = [0, 1]\nsecs = 1.5")
+    proc = subprocess.Popen(
+        ["nohup", *cli(str(grid), "--no-ui")],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    wait_for(lambda: any(r.state == L.RUNNING for r in ledger("nohup").runs()), what="a run")
+    proc.send_signal(signal.SIGHUP)  # the terminal went away
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 0, out
+    assert {r.state for r in ledger("nohup").runs()} == {L.SUCCEEDED}
+
+
+def test_sigterm_names_the_signal_in_the_reason(in_tmp: Path) -> None:
+    Path("hang").touch()
+    grid = write_grid(in_tmp / "g.toml", "term", "hang_if_file", "seed = 0")
+    proc = _start(grid)
+    pids = _run_pids("term")
+    proc.send_signal(signal.SIGTERM)
+    proc.communicate(timeout=30)
+    assert ledger("term").runs()[0].reason == "interrupted (SIGTERM)"
+    assert wait_gone(pids) == []
+
+
+def test_a_reader_that_leaves_does_not_stop_the_sweep(in_tmp: Path) -> None:
+    grid = write_grid(in_tmp / "g.toml", "pipe2", "work", "seed = [0, 1, 2]\nsecs = 0.3")
+    res = subprocess.run(f"{' '.join(cli(str(grid), '--no-ui'))} 2>err.txt | head -1; "
+                         "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.stdout.splitlines()[-1] == "0"  # the exit status of slc-tui itself
+    assert {r.state for r in ledger("pipe2").runs()} == {L.SUCCEEDED}
+    assert "Traceback" not in Path("err.txt").read_text()
+
+
+def test_the_ledger_file_names_a_sweep_started_from_python(in_tmp: Path) -> None:
+    from slc_tui.run_utils import ExperimentGrid, ExperimentsFailed
+
+    grid = ExperimentGrid("pyapi")
+    grid.add("seed", [0, 1])
+    with pytest.raises(ExperimentsFailed):
+        grid.run(f"{THUNKS}:fail", data_dir="data")
+    db = "data/.slc-tui/pyapi.db"
+    res = subprocess.run(cli("status", db), capture_output=True, text=True)
+    assert res.returncode == 0 and "2 runs: 2 failed" in res.stdout
+    stop = subprocess.run(cli("stop", db), capture_output=True, text=True)
+    assert "no engine is running" in stop.stdout

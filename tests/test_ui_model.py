@@ -52,10 +52,12 @@ def test_counts_cpus_elapsed_eta(model: SweepModel) -> None:
 def test_engine_alive_needs_matching_start_time() -> None:
     from slc_tui.entrypoint import engine_token
 
-    assert engine_alive({"engine_token": engine_token()})
+    assert engine_alive({"engine_token": engine_token(), "status": "running"})
     pid = engine_token().split(":")[0]
-    assert not engine_alive({"engine_token": f"{pid}:1"})
+    assert not engine_alive({"engine_token": f"{pid}:1", "status": "running"})
     assert not engine_alive({})
+    # an engine that ran inside a Python session that goes on has closed its sweep
+    assert not engine_alive({"engine_token": engine_token(), "status": "finished"})
 
 
 def test_commands_pick_the_right_runs(model: SweepModel) -> None:

@@ -163,21 +163,23 @@ def run_grid(
     plan = plan_grid(grid, thunk, num_cpu=num_cpu, data_dir=data_dir, datestamp=datestamp,
                      options=opts)  # fmt: skip
     grid.print()
+    path = ledger_paths([plan])[0]
     if ui:
+        from slc_tui.engine.core import engine_alive
         from slc_tui.ui.app import run_dashboard
 
         proc = launch_background([plan], opts, resume=resume)
-        wait_for_engine(ledger_paths([plan]), proc)
-        run_dashboard(ledger_paths([plan]), owns_engine=True)
+        wait_for_engine([path], proc)
+        status = run_dashboard([path], owns_engine=True)
+        if engine_alive(L.Ledger.open(path).meta()):
+            return  # left running in the background: the dashboard said how to reach it
     else:
         engine = make_engine([plan], opts, resume=resume, listeners=[Printer()])
         status = engine.run()
-        records = list(engine.records.values())
-        summary(records)
+        summary(list(engine.records.values()))
         if status == 130:
             raise KeyboardInterrupt
-    records = L.Ledger.open(ledger_paths([plan])[0]).runs()
-    failed = [r for r in records if r.state != L.SUCCEEDED]
+    failed = [r for r in L.Ledger.open(path).runs() if r.state != L.SUCCEEDED]
     if failed:
         raise ExperimentsFailed(failed)
 

@@ -33,7 +33,7 @@ from slc_tui.engine.events import (
 from slc_tui.engine.executor import Executor, Exited
 from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.engine.progress import ProgressTail, epoch_of
-from slc_tui.engine.reasons import failure_reason, log_reason, read_tail
+from slc_tui.engine.reasons import failure_reason, log_reason, read_tail, signal_name
 from slc_tui.engine.rundir import keep_earlier_attempt, log_path
 from slc_tui.engine.slots import Slots
 from slc_tui.engine.wakeup import Wakeup
@@ -54,6 +54,8 @@ FRESH: dict[str, Any] = {
     "epoch": None, "metrics": {},
 }  # fmt: skip
 """What a run that waits for a new attempt keeps of its last one: nothing."""
+STOP_ALL = -1
+"""The value of ``_interrupt`` when a view asked to stop the sweep (no signal)."""
 KEEP = "keep"
 """The resume mode that leaves every run's state as it is (lost runs aside)."""
 
@@ -153,8 +155,10 @@ class Engine:
             old = known.get(run.name)
             if old is None:
                 continue
-            if old.output_dir != run.output_dir and os.path.isdir(old.output_dir):
-                self._keep_output_dir(run, old.output_dir)
+            if self.resume and old.output_dir != run.output_dir and os.path.isdir(old.output_dir):
+                self._keep_output_dir(run, old.output_dir)  # datestamped: resume in place
+            elif old.output_dir != run.output_dir:
+                changes[run.name] = {"output_dir": run.output_dir}
             if old.state == L.RUNNING and old.job_id and self._adopt(run, old):
                 continue  # a cluster job that outlived its engine: follow it, do not resubmit
             if old.state == L.RUNNING:  # its engine died: the run died with it
@@ -162,7 +166,7 @@ class Engine:
                 ledger.record_attempt(old)
             params = _jsonable(run.params)
             if params != old.params:  # the grid file changed this run's hyperparameters
-                changes[run.name] = {"params": params}
+                changes.setdefault(run.name, {})["params"] = params
             elif (self.resume and old.state == L.SUCCEEDED) or (
                 self.resume == KEEP and old.state != L.LOST
             ):
@@ -208,7 +212,7 @@ class Engine:
                     self._take_queue_states()
                     self._check_timeouts()
                     if self._interrupt is not None:
-                        self._stop_everything("interrupted")
+                        self._stop_everything(_stop_reason(self._interrupt))
                         break
                     self._start_ready()
                     self._poll_progress()
@@ -411,7 +415,7 @@ class Engine:
             self._emit(Event(PAUSED if self._paused else RESUMED))
         elif verb == "stop_all":
             if self._active() or any(r.state == L.PENDING for r in self.records.values()):
-                self._interrupt = self._interrupt or signal.SIGTERM
+                self._interrupt = self._interrupt or STOP_ALL
             self._closing = True  # a lingering engine with nothing to do just ends
 
     # -- progress ----------------------------------------------------------------------------
@@ -443,6 +447,13 @@ class Engine:
             listener(event)
 
 
+def _stop_reason(sig: int) -> str:
+    """Why runs were cancelled: ``interrupted (SIGTERM)``, or a view's stop command."""
+    if sig == STOP_ALL:
+        return "stopped by the user"
+    return f"interrupted ({signal_name(sig)})"
+
+
 def check_plans(plans: Sequence[GridPlan], budget: int) -> None:
     """Raise EngineError when a run needs more CPUs than the budget, or two share a name."""
     names: set[str] = set()
@@ -460,11 +471,15 @@ def check_plans(plans: Sequence[GridPlan], budget: int) -> None:
 
 
 def engine_alive(meta: dict[str, Any]) -> bool:
-    """True while the engine named in a ledger's meta still runs."""
+    """True while the engine named in a ledger's meta still runs its sweep.
+
+    Its process must live (pid and start time match) and it must not have closed the
+    sweep: an engine that ran inside a Python session that goes on is no longer alive.
+    """
     from slc_tui.entrypoint import token_alive
 
     token = str(meta.get("engine_token") or "")
-    return bool(token) and token_alive(token)
+    return meta.get("status") == "running" and bool(token) and token_alive(token)
 
 
 def _jsonable(value: Any) -> Any:

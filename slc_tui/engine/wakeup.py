@@ -37,6 +37,8 @@ class Wakeup:
         self._pipe = (r, w)
         self._old_fd = signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         for sig in STOP_SIGNALS:
+            if signal.getsignal(sig) is signal.SIG_IGN:
+                continue  # under nohup a hang-up is ignored, and stays so
             self._saved[sig] = signal.signal(sig, lambda signum, _f: self._on_stop(signum))
         self._saved[signal.SIGCHLD] = signal.signal(signal.SIGCHLD, lambda *_: None)
         return self
