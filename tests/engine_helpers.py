@@ -19,14 +19,19 @@ THUNKS = Path(__file__).with_name("engine_thunks.py")
 
 
 def make_plan(
-    name: str, thunk: str, params: dict[str, Any], num_cpu: int = 1, **opts: Any
+    name: str,
+    thunk: str,
+    params: dict[str, Any],
+    num_cpu: int = 1,
+    datestamp: bool = False,
+    **opts: Any,
 ) -> GridPlan:
     """A plan of grid ``name`` over ``params`` (lists are several values) in ./data."""
     grid = ExperimentGrid(name)
     for key, vals in params.items():
         grid.add(key, vals)
     return plan_grid(grid, f"engine_thunks:{thunk}", num_cpu=num_cpu, data_dir="data",
-                     options=RunOptions(**opts))  # fmt: skip
+                     datestamp=datestamp, options=RunOptions(**opts))  # fmt: skip
 
 
 def run_plans(

@@ -138,3 +138,12 @@ def test_headless_paths_never_import_textual(in_tmp: Path, args: list[str]) -> N
                              "main(['status', sys.argv[1]])"), str(grid)],
                             capture_output=True, text=True)  # fmt: skip
     assert "clean 0" in status.stdout, status.stderr
+
+
+def test_grid_files_run_together_must_agree_on_sweep_wide_settings(in_tmp: Path) -> None:
+    one = write_grid(in_tmp / "a.toml", "ga", "nothing", "seed = 0", "\n[run]\nmax_cpus = 1")
+    two = write_grid(in_tmp / "b.toml", "gb", "nothing", "seed = 0", "\n[run]\nmax_cpus = 2")
+    res = _run(str(one), str(two), "--dry-run")
+    assert res.returncode == 2
+    assert "b.toml" in res.stderr and "[run] max_cpus: 2 differs from 1 in" in res.stderr
+    assert _run(str(one), str(two), "--dry-run", "--max-cpus", "2").returncode == 0

@@ -336,3 +336,23 @@ def test_two_grid_files_may_not_share_a_ledger(in_tmp: Path) -> None:
     res = subprocess.run(cli(str(two), "--no-ui"), capture_output=True, text=True)
     assert res.returncode == 2
     assert f"are also those of {one}" in res.stderr
+
+
+def test_datestamped_runs_get_new_folders_unless_resumed(monkeypatch: pytest.MonkeyPatch) -> None:
+    import slc_tui.run_utils as ru
+
+    stamps = iter(["2026-01-01_00-00-01", "2026-01-01_00-00-02", "2026-01-01_00-00-03"])
+    now = {"t": ""}
+
+    def strftime(fmt: str, *_a: object) -> str:
+        return now["t"][:10] if fmt == "%Y-%m-%d" else now["t"]
+
+    monkeypatch.setattr(ru.time, "strftime", strftime)
+    folders = []
+    for resume in (False, False, True):
+        now["t"] = next(stamps)
+        plan = make_plan("ds", "fail_if_file", {"seed": 0}, datestamp=True)
+        run_plans(plan, resume=resume)
+        folders.append(ledger("ds").runs()[0].output_dir)
+    assert folders[0] != folders[1]  # a new launch: a new dated folder, as the reference
+    assert folders[2] == folders[1]  # --resume keeps the folder of the run it continues
