@@ -14,8 +14,19 @@ def _rel(path: str) -> str:
     return path if rel.startswith("..") else rel
 
 
-def print_plan(plans: Sequence[GridPlan], budget: list[int], out: IO[str]) -> None:
-    """Print every grid's runs as a tree grid -> variant -> run, then how they pack."""
+def print_plan(
+    plans: Sequence[GridPlan],
+    budget: list[int],
+    out: IO[str],
+    *,
+    cluster: bool = False,
+    limited: bool = True,
+) -> None:
+    """Print every grid's runs as a tree grid -> variant -> run, then how they pack.
+
+    On a cluster (``cluster``) the budget is CPUs of the cluster, not cores of this machine,
+    and without ``max_cpus`` (not ``limited``) slc-tui sets no limit of its own.
+    """
     runs = [r for p in plans for r in p.runs]
     for plan in plans:
         variants = {r.variant for r in plan.runs}
@@ -41,11 +52,15 @@ def print_plan(plans: Sequence[GridPlan], budget: list[int], out: IO[str]) -> No
                 branch = "└─" if ri == len(group) - 1 else "├─"
                 out.write(f"{stem}{branch} {run.name.ljust(width)}  {_rel(run.output_dir)}\n")
     waves = pack_waves(runs, len(budget))
-    cores = ",".join(map(str, budget))
+    if cluster and not limited:
+        out.write("\nCPU budget: no limit of slc-tui's own on the cluster (the queue and "
+                  "[slurm] max_jobs decide); if every run could start at once:")  # fmt: skip
+    where = "of the cluster" if cluster else f"(cores {','.join(map(str, budget))})"
     sizes = sorted({min(r.num_cpu, len(budget)) for r in runs})
     widest = max((len(w) for w in waves), default=0)
     out.write(
-        f"\nCPU budget: {len(budget)} cpus (cores {cores}); runs take "
+        f"\n{'' if cluster and not limited else 'CPU budget: '}{len(budget)} cpus {where}; "
+        "runs take "
         f"{'/'.join(map(str, sizes))} cpu{'s' if sizes != [1] else ''} each; "
         f"up to {widest} run{'s' if widest != 1 else ''} at a time, "
         f"{len(runs)} runs in {len(waves)} wave{'s' if len(waves) != 1 else ''} "

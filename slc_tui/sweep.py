@@ -75,7 +75,13 @@ def sweep_command(ns: argparse.Namespace) -> int:
 
         for spec in specs:
             spec.grid.print()
-        print_plan(plans, budget, sys.stdout)
+        print_plan(
+            plans,
+            budget,
+            sys.stdout,
+            cluster=options.backend == "slurm",
+            limited=options.max_cpus != "auto",
+        )
         return 0
     paths = ledger_paths(plans)
     for path in paths:

@@ -147,3 +147,13 @@ def test_grid_files_run_together_must_agree_on_sweep_wide_settings(in_tmp: Path)
     assert res.returncode == 2
     assert "b.toml" in res.stderr and "[run] max_cpus: 2 differs from 1 in" in res.stderr
     assert _run(str(one), str(two), "--dry-run", "--max-cpus", "2").returncode == 0
+
+
+def test_dry_run_on_slurm_speaks_of_the_cluster_not_local_cores(in_tmp: Path) -> None:
+    grid = write_grid(in_tmp / "s.toml", "sl", "work", "seed = [0, 1]", "num_cpu = 2")
+    res = _run(str(grid), "--dry-run", "--backend", "slurm")
+    assert res.returncode == 0, res.stderr
+    assert "no limit of slc-tui's own on the cluster" in res.stdout
+    assert "(cores" not in res.stdout
+    res = _run(str(grid), "--dry-run", "--backend", "slurm", "--max-cpus", "2")
+    assert "CPU budget: 2 cpus of the cluster" in res.stdout
