@@ -125,7 +125,3 @@ class LocalExecutor:
     def take_queue_states(self) -> dict[str, str]:
         """Local runs have no queue."""
         return {}
-
-    def running(self) -> list[str]:
-        """Names of the runs still going."""
-        return list(self._procs)

@@ -49,15 +49,3 @@ def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
         except psutil.Error:
             continue
     return out
-
-
-def tree_usage(pid: int) -> tuple[float, int]:
-    """CPU percent (since the previous call for these processes) and RSS bytes of a tree."""
-    cpu, rss = 0.0, 0
-    for proc in tree(pid):
-        try:
-            cpu += proc.cpu_percent(None)
-            rss += proc.memory_info().rss
-        except psutil.Error:
-            continue
-    return cpu, rss

@@ -15,10 +15,6 @@ class Slots:
         """Slots not taken."""
         return len(self._free)
 
-    def used_count(self) -> int:
-        """Slots taken."""
-        return len(self.cores) - len(self._free)
-
     def take(self, n: int) -> list[int] | None:
         """Take ``n`` slots (the whole budget when ``n`` exceeds it); their cores, or None."""
         n = min(n, len(self.cores))
