@@ -40,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+from slc_tui.states import RunState
 
 THIS = Path(__file__).resolve()
 """This file: the thunk reference of the runs is ``THIS:flood``."""
@@ -192,7 +193,7 @@ async def scenario(
         app._display = display  # type: ignore[method-assign]
         async with app.run_test(size=(120, 36)) as pilot:
             tree = app.screen.query_one(VariantTree)
-            while sum(r.state == L.RUNNING for r in app.model.runs.values()) < runs:
+            while sum(r.state == RunState.RUNNING for r in app.model.runs.values()) < runs:
                 await pilot.pause(0.1)
             await pilot.pause(2.0)  # let the flood build up a backlog in the log file
             meter = Meter()

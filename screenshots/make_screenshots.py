@@ -38,8 +38,9 @@ from slc_tui.gridfile import load_grids
 from slc_tui.plan import plan_specs
 from slc_tui.ui.app import SlcApp
 from slc_tui.ui.log_view import LogView
-from slc_tui.ui.model import RunKey
+from slc_tui.sweep.state import RunKey
 from slc_tui.ui.variant_tree import NodeData, VariantTree
+from slc_tui.states import RunState
 
 REPO = Path(__file__).resolve().parent.parent
 """The repository (the grids are read from there)."""
@@ -134,7 +135,7 @@ def running_with_curve(app: SlcApp, min_epoch: int) -> RunKey | None:
     found = [
         (run.epoch or 0, key)
         for key, run in app.model.runs.items()
-        if run.state == L.RUNNING and (run.epoch or 0) >= min_epoch
+        if run.state == RunState.RUNNING and (run.epoch or 0) >= min_epoch
     ]
     return min(found)[1] if found else None
 
@@ -149,7 +150,7 @@ async def shoot_running(
         assert key is not None
         await select(pilot, app, ("run", key))
         await camera.shoot(pilot, app, name)
-        if app.model.runs[key].state == L.RUNNING:
+        if app.model.runs[key].state == RunState.RUNNING:
             return
     raise RuntimeError(f"{name}: every selected run ended before its picture")
 
@@ -175,7 +176,7 @@ async def sweep_pictures(camera: Camera) -> None:
     try:
         app = SlcApp(sweep.paths, owns_engine=True)
         async with app.run_test(size=BIG) as pilot:
-            await until(pilot, lambda: count(app, L.SUCCEEDED) >= 5, 180, "five runs done")
+            await until(pilot, lambda: count(app, RunState.SUCCEEDED) >= 5, 180, "five runs done")
             await shoot_running(pilot, app, camera, "dashboard", min_epoch=8)
         app = SlcApp(sweep.paths, owns_engine=True)
         async with app.run_test(size=SMALL) as pilot:
@@ -193,7 +194,7 @@ async def sweep_pictures(camera: Camera) -> None:
 
 def crashed_rank(app: SlcApp) -> RunKey | None:
     """A failed run whose rank raised mid-training (else any failed run with a traceback)."""
-    failed = [(k, r) for k, r in app.model.runs.items() if r.state == L.FAILED]
+    failed = [(k, r) for k, r in app.model.runs.items() if r.state == RunState.FAILED]
     for key, run in failed:
         if run.params.get("crash_mode") == "raise" and run.params.get("elite_frac") == 0.2:
             return key

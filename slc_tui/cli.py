@@ -131,38 +131,77 @@ def _one_grid_parser(command: str, help_text: str) -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``slc-tui``; returns the exit status."""
+    from slc_tui.errors import SlcError
+
     args = list(sys.argv[1:] if argv is None else argv)
     try:
-        if args and args[0] == "status":
-            p = _one_grid_parser("status", "Print a sweep's state from its ledger.")
-            p.add_argument("--json", action="store_true", help="JSON for scripts")
-            ns = p.parse_args(args[1:])
-            from slc_tui.status import status_command
-
-            return status_command(ns.grid, as_json=ns.json)
-        if args and args[0] == "stop":
-            ns = _one_grid_parser("stop", "Stop every run of a sweep and its engine.").parse_args(
-                args[1:]
-            )
-            from slc_tui.status import stop_command
-
-            return stop_command(ns.grid)
-        if args and args[0] == "attach":
-            p = _one_grid_parser("attach", "Open the dashboard on a sweep run elsewhere.")
-            p.add_argument("--no-mouse", action="store_true", help="no mouse support")
-            ns = p.parse_args(args[1:])
-            from slc_tui.status import attach_command
-
-            return attach_command(ns.grid, no_mouse=ns.no_mouse)
-        ns = run_parser().parse_args(args)
-        from slc_tui.sweep import sweep_command
-
-        return sweep_command(ns)
+        return _dispatch(args)
+    except SlcError as exc:
+        return fail(exc.for_cli())
     except KeyboardInterrupt:
         return INTERRUPTED
     except BrokenPipeError:  # `slc-tui status --json | head`: the reader left, and that is fine
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+
+
+def _dispatch(args: list[str]) -> int:
+    if args and args[0] == "status":
+        p = _one_grid_parser("status", "Print a sweep's state from its ledger.")
+        p.add_argument("--json", action="store_true", help="JSON for scripts")
+        ns = p.parse_args(args[1:])
+        from slc_tui.status import status_command
+
+        return status_command(ns.grid, as_json=ns.json)
+    if args and args[0] == "stop":
+        p = _one_grid_parser("stop", "Stop every run of a sweep and its engine.")
+        ns = p.parse_args(args[1:])
+        from slc_tui.status import stop_command
+
+        return stop_command(ns.grid)
+    if args and args[0] == "attach":
+        p = _one_grid_parser("attach", "Open the dashboard on a sweep run elsewhere.")
+        p.add_argument("--no-mouse", action="store_true", help="no mouse support")
+        ns = p.parse_args(args[1:])
+        from slc_tui.sweep.lifecycle import SweepHandle
+        from slc_tui.ui.app import run_dashboard
+
+        handle = SweepHandle.find(ns.grid)
+        return run_dashboard(handle.paths, owns_engine=False, no_mouse=ns.no_mouse)
+    return _run(run_parser().parse_args(args))
+
+
+def _run(ns: argparse.Namespace) -> int:
+    """``slc-tui GRID.toml ...``: prepare once, then dry-run, run headless, or the dashboard."""
+    from slc_tui.sweep import prepare
+
+    flags = {
+        "max_cpus": ns.max_cpus,
+        "retries": ns.retries,
+        "timeout": ns.timeout,
+        "fail_fast": ns.fail_fast,
+        "backend": ns.backend,
+        "oversubscribe": ns.oversubscribe,
+    }
+    sweep = prepare.from_files(ns.grids, flags)
+    if ns.dry_run:
+        from slc_tui.dryrun import print_sweep
+
+        print_sweep(sweep, sys.stdout)
+        return 0
+    if ns.no_ui or not interactive():
+        from slc_tui.headless import run_headless
+
+        if not ns.no_ui:
+            print("slc-tui: no terminal: running headless (--no-ui)", file=sys.stderr)
+        return run_headless(sweep, ns.resume).status
+    from slc_tui.sweep.lifecycle import notices, start_background
+    from slc_tui.ui.app import run_dashboard
+
+    handle, started = start_background(sweep, ns.resume)
+    for line in notices(started):
+        print(line, file=sys.stderr)
+    return run_dashboard(handle.paths, owns_engine=True, no_mouse=ns.no_mouse)
 
 
 def fail(message: str) -> int:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from typing import IO
 
 from slc_tui.plan import GridPlan, Run, pack_waves
+from slc_tui.sweep.fmt import display_path as _rel
+from slc_tui.sweep.prepare import Sweep
 
 
-def _rel(path: str) -> str:
-    rel = os.path.relpath(path)
-    return path if rel.startswith("..") else rel
+def print_sweep(sweep: Sweep, out: IO[str]) -> None:
+    """Print each grid as the reference does, then the plan of the whole sweep."""
+    for spec in sweep.specs:
+        spec.grid.print()
+    print_plan(
+        sweep.plans,
+        sweep.budget,
+        out,
+        cluster=sweep.options.backend == "slurm",
+        limited=sweep.options.max_cpus != "auto",
+    )
 
 
 def print_plan(

@@ -14,54 +14,16 @@ import sys
 import threading
 import time
 
+from slc_tui.procid import CORES_ENV, ENGINE_ENV, token_alive
+
 TYPE_CHECKING = False  # typing and traceback cost ~18 ms; a run imports them only if it fails
 if TYPE_CHECKING:
     from typing import Any, Callable
 
-ENGINE_ENV = "SLC_TUI_ENGINE"
-"""``pid:starttime`` of the engine that owns this run; the run ends when that process ends."""
-CORES_ENV = "SLC_TUI_CORES"
-"""Comma-separated core ids of the run; rank ``r`` pins itself to core ``r mod len``."""
 ABORT_GRACE = 0.3
 """Seconds a failing rank waits between reporting its exception and aborting the job."""
 WATCH_INTERVAL = 0.5
 """Seconds between two checks that the engine still lives."""
-
-
-def process_start_time(pid: int) -> str | None:
-    """The start time of ``pid`` from ``/proc`` (None when it is gone or a zombie)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read().decode(errors="replace")
-    except OSError:
-        return None
-    fields = stat[stat.rfind(")") + 2 :].split()
-    if not fields or fields[0] in ("Z", "X"):
-        return None
-    return fields[19]
-
-
-def engine_token(pid: int | None = None) -> str:
-    """The value of ``SLC_TUI_ENGINE`` that names process ``pid`` (default: this one)."""
-    pid = os.getpid() if pid is None else pid
-    return f"{pid}:{process_start_time(pid) or '0'}"
-
-
-def token_alive(token: str) -> bool:
-    pid_s, _, start = token.partition(":")
-    try:
-        pid = int(pid_s)
-    except ValueError:
-        return True
-    if not os.path.isdir("/proc"):
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-    return process_start_time(pid) == start
 
 
 def _watch_engine(token: str) -> None:

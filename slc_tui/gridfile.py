@@ -34,7 +34,7 @@ from slc_tui.gridfile_lines import (
 from slc_tui.options import BACKENDS, RunOptions
 
 if TYPE_CHECKING:
-    from slc_tui.run_utils import ExperimentGrid
+    from slc_tui.grid import ExperimentGrid
 
 __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 
@@ -284,7 +284,7 @@ def _slurm_table(p: Problems, slurm: dict[str, Any]) -> dict[str, Any]:
         return {}
     import re
 
-    from slc_tui.engine.slurm_conf import SlurmConfigError, validate_slurm_table
+    from slc_tui.slurm_conf import SlurmConfigError, validate_slurm_table
 
     try:
         return validate_slurm_table(slurm)
@@ -342,7 +342,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
     Raises:
         GridFileError: anything wrong with the file, as one sentence with file, key and line.
     """
-    from slc_tui.run_utils import ExperimentGrid
+    from slc_tui.grid import ExperimentGrid
 
     shown = str(path)
     abs_path = Path(os.path.abspath(os.path.expanduser(path)))

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from slc_tui.errors import InputError
+
 KeyPath = tuple[str, ...]
 """A key's path from the top of the document: ``("params", "pop_size")``."""
 
@@ -158,7 +160,7 @@ def syntax_location(message: str, text: str) -> tuple[str, int | None, int | Non
     return m.group("msg"), int(m.group("line")), int(m.group("col"))
 
 
-class GridFileError(ValueError):
+class GridFileError(InputError, ValueError):
     """A grid file that cannot be used; ``str(error)`` is one sentence for the user."""
 
     def __init__(

@@ -10,22 +10,22 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING
 
-from slc_tui.engine import ledger as L
-from slc_tui.engine.events import DONE, FINISHED, PAUSED, PROGRESS, RESUMED, RETRY, STARTED, Event
+from slc_tui.engine.events import Event
 from slc_tui.engine.ledger import RunRecord
-from slc_tui.engine.progress import RETURN_LIKE
+from slc_tui.states import EventKind, Resume, RunState
+from slc_tui.sweep.fmt import GLYPHS, counts_line, fmt_duration, fmt_metrics
+
+if TYPE_CHECKING:
+    from slc_tui.sweep.lifecycle import Outcome
+    from slc_tui.sweep.prepare import Sweep
 
 PROGRESS_EVERY = 5.0
 """At most one progress line per run this often (seconds)."""
 _COLORS = {
-    L.SUCCEEDED: "32", L.FAILED: "31", L.CANCELLED: "33", L.LOST: "35", L.RUNNING: "36",
-    L.PENDING: "2",
-}  # fmt: skip
-GLYPHS = {
-    L.PENDING: "○", L.RUNNING: "●", L.SUCCEEDED: "✔", L.FAILED: "✘", L.CANCELLED: "⊘",
-    L.LOST: "?",
+    RunState.SUCCEEDED: "32", RunState.FAILED: "31", RunState.CANCELLED: "33",
+    RunState.LOST: "35", RunState.RUNNING: "36", RunState.PENDING: "2",
 }  # fmt: skip
 
 
@@ -40,34 +40,6 @@ def use_color(stream: IO[str]) -> bool:
     return stream.isatty() and not os.environ.get("NO_COLOR")
 
 
-def main_metric_of(metrics: dict[str, Any]) -> tuple[str, float] | None:
-    """The return-like metric of a progress row, if it has one."""
-    for name in RETURN_LIKE:
-        if isinstance(metrics.get(name), (int, float)):
-            return name, float(metrics[name])
-    return None
-
-
-def fmt_duration(seconds: float | None, unknown: str = "-") -> str:
-    """``1:02:03`` or ``02:03``; ``unknown`` when there is no (finite, positive) duration."""
-    if seconds is None or seconds < 0 or seconds == float("inf"):
-        return unknown
-    s = int(seconds)
-    h, m = divmod(s // 60, 60)
-    return f"{h}:{m:02d}:{s % 60:02d}" if h else f"{m:02d}:{s % 60:02d}"
-
-
-def fmt_metrics(record: RunRecord) -> str:
-    """``ep 12  AverageEpRet 311.9`` for a run with progress, else ``""``."""
-    parts = []
-    if record.epoch is not None:
-        parts.append(f"ep {record.epoch}")
-    metric = main_metric_of(record.metrics)
-    if metric:
-        parts.append(f"{metric[0]} {metric[1]:.1f}")
-    return "  ".join(parts)
-
-
 class Printer:
     """Prints engine events as lines prefixed with the run's name."""
 
@@ -77,7 +49,7 @@ class Printer:
         self._last_progress: dict[str, float] = {}
         self._t0 = time.monotonic()
 
-    def _paint(self, text: str, state: str) -> str:
+    def _paint(self, text: str, state: RunState) -> str:
         return f"\x1b[{_COLORS[state]}m{text}\x1b[0m" if self.color else text
 
     def _line(self, text: str) -> None:
@@ -95,29 +67,31 @@ class Printer:
     def __call__(self, event: Event) -> None:
         """Print one event (progress lines rate-limited per run)."""
         r = event.run
-        if event.kind == STARTED and r:
+        if event.kind == EventKind.STARTED and r:
             where = f"pid {r.pid}, cores {r.cores}" if r.pid else f"Slurm job {r.job_id}"
             ranks = f", {r.num_cpu} ranks" if r.num_cpu > 1 else ""
             retry = f", attempt {r.attempt}" if r.attempt > 1 else ""
-            self._line(f"{r.name}  {self._paint('started', L.RUNNING)} ({where}{ranks}{retry})")
-        elif event.kind == PROGRESS and r:
+            self._line(
+                f"{r.name}  {self._paint('started', RunState.RUNNING)} ({where}{ranks}{retry})"
+            )
+        elif event.kind == EventKind.PROGRESS and r:
             now = time.monotonic()
             if now - self._last_progress.get(r.name, -PROGRESS_EVERY) >= PROGRESS_EVERY:
                 self._last_progress[r.name] = now
                 self._line(f"{r.name}  {fmt_metrics(r)}")
-        elif event.kind == FINISHED and r:
+        elif event.kind == EventKind.FINISHED and r:
             took = f" in {fmt_duration(r.duration)}" if r.started else ""
             why = f": {r.reason}" if r.reason else ""
             code = ""
-            if r.state == L.FAILED and r.exit_code and not r.reason.startswith("exit code"):
+            if r.state == RunState.FAILED and r.exit_code and not r.reason.startswith("exit code"):
                 code = f" (exit {r.exit_code})"
-            metrics = f"  {fmt_metrics(r)}" if r.state == L.SUCCEEDED and r.metrics else ""
+            metrics = f"  {fmt_metrics(r)}" if r.state == RunState.SUCCEEDED and r.metrics else ""
             self._line(f"{r.name}  {self._paint(r.state, r.state)}{took}{why}{code}{metrics}")
-        elif event.kind == RETRY and r:
+        elif event.kind == EventKind.RETRY and r:
             self._line(f"{r.name}  retrying ({event.text})")
-        elif event.kind in (PAUSED, RESUMED):
+        elif event.kind in (EventKind.PAUSED, EventKind.RESUMED):
             self._line(f"{event.kind} starting new runs")
-        elif event.kind == DONE:
+        elif event.kind == EventKind.DONE:
             pass
 
 
@@ -147,9 +121,7 @@ def table(records: Sequence[RunRecord], color: bool = False) -> str:
 
 def counts(records: Sequence[RunRecord]) -> str:
     """``9 runs: 4 succeeded, 1 failed, 2 running, 2 pending``."""
-    parts = [f"{sum(r.state == s for r in records)} {s}" for s in L.STATES]
-    nonzero = [p for p in parts if not p.startswith("0 ")]
-    return f"{len(records)} runs: " + ", ".join(nonzero)
+    return f"{len(records)} runs: " + counts_line(r.state for r in records)
 
 
 def summary(records: Sequence[RunRecord], stream: IO[str] | None = None) -> None:
@@ -160,3 +132,20 @@ def summary(records: Sequence[RunRecord], stream: IO[str] | None = None) -> None
         stream.flush()
     except (BrokenPipeError, ValueError):
         _silence(stream)  # nobody reads any more; the exit status still tells
+
+
+def run_headless(sweep: Sweep, resume: bool | Resume = False) -> Outcome:
+    """Run the sweep in the foreground, one line per event, then the summary.
+
+    Raises:
+        SweepError: the sweep cannot start (another engine runs it...).
+    """
+    from slc_tui.sweep.lifecycle import run_foreground
+
+    outcome = run_foreground(sweep, resume, [Printer()], notice=_warn)
+    summary(outcome.records)
+    return outcome
+
+
+def _warn(line: str) -> None:
+    print(line, file=sys.stderr)

@@ -7,11 +7,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from slc_tui.errors import SlcError
+
 MPIEXEC_ENV = "SLC_TUI_MPIEXEC"
 """Environment variable naming another ``mpiexec`` than the mpich wheel's."""
 
 
-class LaunchError(RuntimeError):
+class LaunchError(SlcError, RuntimeError):
     """A run cannot be started (no ``mpiexec`` for an MPI run, say)."""
 
 

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields, replace
-from typing import Any, Union
+from typing import Any
 
-CpuCount = Union[int, str]
-"""A count of CPUs: a positive int, or ``"auto"``."""
+from slc_tui.cpus import CpuCount
+from slc_tui.errors import InputError
+
 BACKENDS = ("local", "slurm")
 
 
@@ -32,6 +33,17 @@ class RunOptions:
     """The grid file's ``[slurm]`` table."""
 
     def override(self, **flags: Any) -> RunOptions:
-        """A copy with the flags that were given (not None) taking precedence."""
-        names = {f.name for f in fields(self)}
-        return replace(self, **{k: v for k, v in flags.items() if v is not None and k in names})
+        """A copy with the flags that were given (not None) taking precedence.
+
+        Raises:
+            InputError: a name that is no option (it names the nearest one).
+        """
+        names = [f.name for f in fields(self)]
+        for key in flags:
+            if key not in names:
+                import difflib
+
+                near = difflib.get_close_matches(key, names, n=1)
+                hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(names)})"
+                raise InputError(f"unknown run option {key!r}{hint}")
+        return replace(self, **{k: v for k, v in flags.items() if v is not None})

@@ -10,16 +10,17 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from slc_tui.engine.budget import resolve_num_cpu
+from slc_tui.cpus import resolve_num_cpu
+from slc_tui.errors import InputError, SweepError
 from slc_tui.options import RunOptions
 
 if TYPE_CHECKING:
+    from slc_tui.grid import ExperimentGrid
     from slc_tui.gridfile import GridSpec
     from slc_tui.payload import Thunk
-    from slc_tui.run_utils import ExperimentGrid
 
 
-class PlanError(ValueError):
+class PlanError(InputError, ValueError):
     """A grid that cannot run as planned (two runs share an output directory, say)."""
 
 
@@ -89,7 +90,7 @@ def plan_grid(
     Raises:
         PlanError: two runs would share one output directory.
     """
-    from slc_tui.run_utils import setup_logger_kwargs
+    from slc_tui.experiment import setup_logger_kwargs
     from slc_tui.user_config import default_data_dir
 
     data_dir = os.path.abspath(os.fspath(data_dir) if data_dir is not None else default_data_dir())
@@ -193,3 +194,20 @@ def pack_waves(runs: Sequence[Run], budget: int) -> list[list[Run]]:
         waves.append(wave)
         pending = rest
     return waves
+
+
+def check_plans(plans: Sequence[GridPlan], budget: int) -> None:
+    """Raise SweepError when a run needs more CPUs than the budget, or two runs share a name."""
+    names: set[str] = set()
+    for plan in plans:
+        for run in plan.runs:
+            if run.name in names:
+                raise SweepError(f"two grids have a run named {run.name!r}; rename a grid")
+            names.add(run.name)
+            if run.num_cpu > budget and not run.options.oversubscribe:
+                raise SweepError(
+                    f"run {run.name!r} of {plan.source or plan.name} needs {run.num_cpu} CPUs "
+                    f"but the CPU budget is {budget}",
+                    cli="raise --max-cpus, lower num_cpu, or set oversubscribe = true in [run]",
+                    python="raise max_cpus=, lower num_cpu=, or pass oversubscribe=True",
+                )

@@ -9,12 +9,14 @@ import importlib
 import os
 import sys
 
+from slc_tui.errors import InputError
+
 TYPE_CHECKING = False  # typing costs ~9 ms at a run's start-up
 if TYPE_CHECKING:
     from typing import Any, Callable
 
 
-class ThunkError(ValueError):
+class ThunkError(InputError, ValueError):
     """A thunk reference that cannot be resolved; the message says why."""
 
 

@@ -21,9 +21,11 @@ from slc_tui.engine.api import (
     wait_for_engine,
 )
 from slc_tui.engine.core import EngineError, engine_alive
-from slc_tui.engine.events import PROGRESS, RETRY, STARTED, Event
+from slc_tui.engine.events import Event
+from slc_tui.states import EventKind
 from slc_tui.options import RunOptions
 from slc_tui.run_utils import ExperimentGrid
+from slc_tui.states import RunState
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -79,7 +81,7 @@ def test_a_failing_rank_ends_the_whole_run_promptly() -> None:
     status, _, _ = run_plans(plan, max_cpus=2)
     assert status == 1
     run = ledger("rank").runs()[0]
-    assert run.state == L.FAILED
+    assert run.state == RunState.FAILED
     assert run.reason == "MPI rank 1 raised ValueError: rank one broke"
 
 
@@ -92,15 +94,15 @@ def test_failure_success_and_signal_are_recorded_with_reasons() -> None:
     status, _, events = run_plans(*plans, max_cpus=2)
     assert status == 1
     bad = ledger("bad").runs()[0]
-    assert (bad.state, bad.exit_code) == (L.FAILED, 1)
+    assert (bad.state, bad.exit_code) == (RunState.FAILED, 1)
     assert bad.reason == "ValueError: bad hyperparameter for seed 3"
     assert "about to fail" in bad.tail
     assert "about to fail" in Path(bad.output_dir, "output.log").read_text()
-    assert ledger("quiet").runs()[0].state == L.SUCCEEDED
+    assert ledger("quiet").runs()[0].state == RunState.SUCCEEDED
     killed = ledger("killed").runs()[0]
-    assert (killed.state, killed.signal) == (L.FAILED, 9)
+    assert (killed.state, killed.signal) == (RunState.FAILED, 9)
     assert killed.reason.startswith("killed by SIGKILL")
-    assert [e.kind for e in events].count(STARTED) == 3
+    assert [e.kind for e in events].count(EventKind.STARTED) == 3
 
 
 def test_progress_is_read_into_the_ledger() -> None:
@@ -116,10 +118,10 @@ def test_retries_run_a_failed_run_again_and_keep_history() -> None:
     status, _, events = run_plans(plan)
     assert status == 0
     run = ledger("flaky").runs()[0]
-    assert (run.state, run.attempt) == (L.SUCCEEDED, 2)
+    assert (run.state, run.attempt) == (RunState.SUCCEEDED, 2)
     history = ledger("flaky").attempts(run.name)
-    assert [(a["attempt"], a["state"]) for a in history] == [(1, L.FAILED), (2, L.SUCCEEDED)]
-    assert any(e.kind == RETRY for e in events)
+    assert [(a["attempt"], a["state"]) for a in history] == [(1, RunState.FAILED), (2, RunState.SUCCEEDED)]
+    assert any(e.kind == EventKind.RETRY for e in events)
     assert Path(run.output_dir, "output.1.log").read_text().count("first attempt fails") >= 1
 
 
@@ -128,7 +130,7 @@ def test_a_timeout_stops_the_run_and_its_children() -> None:
     status, _, _ = run_plans(plan)
     assert status == 1
     run = ledger("slow").runs()[0]
-    assert (run.state, run.reason) == (L.FAILED, "timed out after 1 s")
+    assert (run.state, run.reason) == (RunState.FAILED, "timed out after 1 s")
 
 
 def test_fail_fast_starts_nothing_after_the_first_failure() -> None:
@@ -136,9 +138,9 @@ def test_fail_fast_starts_nothing_after_the_first_failure() -> None:
     grid_ok = make_plan("ff2", "work", {"seed": [1, 2, 3], "secs": 0.05})
     status, _, _ = run_plans(grid_bad, grid_ok, max_cpus=1, fail_fast=True)
     assert status == 1
-    assert ledger("ff").runs()[0].state == L.FAILED
+    assert ledger("ff").runs()[0].state == RunState.FAILED
     rest = ledger("ff2").runs()
-    assert {r.state for r in rest} == {L.CANCELLED}
+    assert {r.state for r in rest} == {RunState.CANCELLED}
     assert rest[0].reason == "not started: fail-fast"
 
 
@@ -153,21 +155,21 @@ def test_resume_reruns_only_what_did_not_succeed(in_tmp: Path) -> None:
     runs = {r.name: r for r in ledger("res").runs()}
     assert runs["res_s0"].attempt == 1  # not run again
     assert times(plan.runs[0].output_dir) == first
-    assert (runs["res_s10"].state, runs["res_s10"].attempt) == (L.SUCCEEDED, 2)
-    assert [a["state"] for a in ledger("res").attempts("res_s10")] == [L.FAILED, L.SUCCEEDED]
+    assert (runs["res_s10"].state, runs["res_s10"].attempt) == (RunState.SUCCEEDED, 2)
+    assert [a["state"] for a in ledger("res").attempts("res_s10")] == [RunState.FAILED, RunState.SUCCEEDED]
 
 
 def test_resume_runs_only_new_variants() -> None:
     run_plans(make_plan("grow", "work", {"seed": [0], "secs": 0.05}))
     _, _, events = run_plans(make_plan("grow", "work", {"seed": [0, 7], "secs": 0.05}), resume=True)
-    started = [e.run.name for e in events if e.kind == STARTED and e.run]
+    started = [e.run.name for e in events if e.kind == EventKind.STARTED and e.run]
     assert started == ["grow_s7"]
 
 
 def test_a_run_without_resume_runs_everything_again() -> None:
     run_plans(make_plan("again", "work", {"seed": [0], "secs": 0.05}))
     _, _, events = run_plans(make_plan("again", "work", {"seed": [0], "secs": 0.05}))
-    assert [e.run.name for e in events if e.kind == STARTED and e.run] == ["again_s0"]
+    assert [e.run.name for e in events if e.kind == EventKind.STARTED and e.run] == ["again_s0"]
     assert ledger("again").runs()[0].attempt == 2
 
 
@@ -189,16 +191,16 @@ def test_stop_commands_cancel_running_and_pending_runs() -> None:
     plan = make_plan("stop", "hang", {"seed": [0, 1, 2]})
 
     def on_event(event: Event) -> None:  # a view in another process sends the same commands
-        if event.kind == STARTED and event.run and event.run.name == "stop_s0":
+        if event.kind == EventKind.STARTED and event.run and event.run.name == "stop_s0":
             ledger("stop").send("stop", "stop_s0")
             ledger("stop").send("stop", "stop_s2")  # still pending: cancelled, never started
-        elif event.kind == STARTED and event.run and event.run.name == "stop_s1":
+        elif event.kind == EventKind.STARTED and event.run and event.run.name == "stop_s1":
             ledger("stop").send("stop", "stop_s1")
 
     status, _, _ = run_plans(plan, max_cpus=1, listeners=[on_event])
     assert status == 1
     runs = {r.name: r for r in ledger("stop").runs()}
-    assert {r.state for r in runs.values()} == {L.CANCELLED}
+    assert {r.state for r in runs.values()} == {RunState.CANCELLED}
     assert runs["stop_s0"].reason == "stopped by the user"
     assert (runs["stop_s1"].attempt, runs["stop_s2"].attempt) == (1, 0)
 
@@ -213,11 +215,11 @@ def test_pause_holds_new_runs_until_resume() -> None:
     thread.start()
     wait_for(lambda: ledger("pause").meta().get("paused"), what="the engine to pause")
     time.sleep(0.5)
-    assert {r.state for r in ledger("pause").runs()} == {L.PENDING}
+    assert {r.state for r in ledger("pause").runs()} == {RunState.PENDING}
     ledger("pause").send("resume")
     thread.join(30)
     assert result == [0]
-    assert {r.state for r in ledger("pause").runs()} == {L.SUCCEEDED}
+    assert {r.state for r in ledger("pause").runs()} == {RunState.SUCCEEDED}
 
 
 def test_experiment_grid_run_uses_the_engine_and_lists_failures(capsys) -> None:
@@ -254,7 +256,7 @@ def test_a_revived_engine_runs_only_what_a_view_queued(in_tmp: Path) -> None:
     view = ledger("rv")
     view.send("rerun", "rv_s1")
     assert revive(view.path)
-    wait_for(lambda: ledger("rv").run("rv_s1").state == L.SUCCEEDED, what="the rerun")
+    wait_for(lambda: ledger("rv").run("rv_s1").state == RunState.SUCCEEDED, what="the rerun")
     runs = {r.name: r for r in ledger("rv").runs()}
     assert (runs["rv_s0"].attempt, runs["rv_s1"].attempt) == (1, 2)
     assert not revive(view.path)  # an engine runs (it lingers while this test process lives)
@@ -267,7 +269,7 @@ def test_a_background_engine_imports_what_its_caller_can() -> None:
     proc = launch_background([plan], RunOptions(max_cpus=2))
     wait_for_engine(ledger_paths([plan]), proc)
     view = ledger("bg")
-    wait_for(lambda: {r.state for r in view.runs()} == {L.SUCCEEDED}, what="both runs")
+    wait_for(lambda: {r.state for r in view.runs()} == {RunState.SUCCEEDED}, what="both runs")
     view.send("stop_all")  # it lingers while this process lives
     assert proc.wait(30) == 0
     assert not list(Path("data/.slc-tui").glob("engine-*.pkl"))  # the spec file is gone
@@ -278,7 +280,7 @@ def test_payloads_and_the_ledger_are_private_to_the_user() -> None:
     modes: list[int] = []
 
     def on_event(event: Event) -> None:
-        if event.kind == STARTED:
+        if event.kind == EventKind.STARTED:
             payload = Path("data/.slc-tui/priv/payloads/priv_s0.pkl")
             modes.append(payload.stat().st_mode & 0o777)
 
@@ -294,7 +296,7 @@ def test_a_new_attempt_starts_with_no_old_metrics_or_log() -> None:
     seen: list[tuple[int | None, dict]] = []
 
     def on_event(event: Event) -> None:
-        if event.kind in (STARTED, PROGRESS) and event.run:
+        if event.kind in (EventKind.STARTED, EventKind.PROGRESS) and event.run:
             seen.append((event.run.epoch, dict(event.run.metrics)))
 
     plan = make_plan("fresh", "work", {"seed": 0, "epochs": 3, "secs": 0.6})
@@ -311,7 +313,7 @@ def test_resume_reruns_a_run_whose_hyperparameters_changed() -> None:
     _, _, events = run_plans(
         make_plan("chg", "work", {"seed": [0, 1], "secs": 0.05, "epochs": 3}), resume=True
     )
-    assert sorted(e.run.name for e in events if e.kind == STARTED and e.run) == [
+    assert sorted(e.run.name for e in events if e.kind == EventKind.STARTED and e.run) == [
         "chg_s0",
         "chg_s1",
     ]
@@ -319,14 +321,14 @@ def test_resume_reruns_a_run_whose_hyperparameters_changed() -> None:
     _, _, events = run_plans(
         make_plan("chg", "work", {"seed": [0, 1], "secs": 0.05, "epochs": 3}), resume=True
     )
-    assert not [e for e in events if e.kind == STARTED]
+    assert not [e for e in events if e.kind == EventKind.STARTED]
 
 
 def test_retries_count_this_sweeps_attempts_not_earlier_ones() -> None:
     run_plans(make_plan("again2", "fail", {"seed": 0}))
     run_plans(make_plan("again2", "fail", {"seed": 0}))
     _, _, events = run_plans(make_plan("again2", "fail", {"seed": 0}, retries=1))
-    assert [e.run.attempt for e in events if e.kind == STARTED and e.run] == [3, 4]
+    assert [e.run.attempt for e in events if e.kind == EventKind.STARTED and e.run] == [3, 4]
 
 
 def test_two_grid_files_may_not_share_a_ledger(in_tmp: Path) -> None:

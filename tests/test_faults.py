@@ -13,6 +13,7 @@ from conftest import wait_gone
 from engine_helpers import THUNKS, cli, ledger, wait_for, write_grid
 
 from slc_tui.engine import ledger as L
+from slc_tui.states import RunState
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -50,7 +51,7 @@ def test_a_signal_stops_every_run_and_exits_130(in_tmp: Path, sig: int) -> None:
     out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 130, out
     assert wait_gone(pids) == []
-    assert {r.state for r in ledger("sig").runs()} == {L.CANCELLED}
+    assert {r.state for r in ledger("sig").runs()} == {RunState.CANCELLED}
     assert "2 runs: 2 cancelled" in out
 
 
@@ -69,8 +70,8 @@ def test_kill_9_of_the_engine_leaves_no_run_and_resume_reruns_the_lost(in_tmp: P
     Path("hang").touch()
     grid = write_grid(in_tmp / "g.toml", "k9", "hang_if_file", "seed = [0, 1, 2]", "num_cpu = 1")
     proc = _start(grid, "--max-cpus", "2")
-    wait_for(lambda: sum(r.state == L.RUNNING for r in ledger("k9").runs()) == 2, what="2 runs")
-    running = [r for r in ledger("k9").runs() if r.state == L.RUNNING]
+    wait_for(lambda: sum(r.state == RunState.RUNNING for r in ledger("k9").runs()) == 2, what="2 runs")
+    running = [r for r in ledger("k9").runs() if r.state == RunState.RUNNING]
     pids = []
     for run in running:
         path = Path(run.output_dir) / "pids.0"
@@ -90,8 +91,8 @@ def test_kill_9_of_the_engine_leaves_no_run_and_resume_reruns_the_lost(in_tmp: P
     done = subprocess.run(cli(str(grid), "--no-ui", "--resume"), capture_output=True, text=True)
     assert done.returncode == 0, done.stdout
     runs = {r.name: r for r in ledger("k9").runs()}
-    assert {r.state for r in runs.values()} == {L.SUCCEEDED}
-    assert [a["state"] for a in ledger("k9").attempts("k9_s0")] == [L.LOST, L.SUCCEEDED]
+    assert {r.state for r in runs.values()} == {RunState.SUCCEEDED}
+    assert [a["state"] for a in ledger("k9").attempts("k9_s0")] == [RunState.LOST, RunState.SUCCEEDED]
     assert runs["k9_s2"].attempt == 1
 
 
@@ -138,11 +139,11 @@ def test_nohup_keeps_a_sweep_alive_through_a_hang_up(in_tmp: Path) -> None:
         stderr=subprocess.STDOUT,
         text=True,
     )
-    wait_for(lambda: any(r.state == L.RUNNING for r in ledger("nohup").runs()), what="a run")
+    wait_for(lambda: any(r.state == RunState.RUNNING for r in ledger("nohup").runs()), what="a run")
     proc.send_signal(signal.SIGHUP)  # the terminal went away
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0, out
-    assert {r.state for r in ledger("nohup").runs()} == {L.SUCCEEDED}
+    assert {r.state for r in ledger("nohup").runs()} == {RunState.SUCCEEDED}
 
 
 def test_sigterm_names_the_signal_in_the_reason(in_tmp: Path) -> None:
@@ -162,7 +163,7 @@ def test_a_reader_that_leaves_does_not_stop_the_sweep(in_tmp: Path) -> None:
                          "echo ${PIPESTATUS[0]}", shell=True, executable="/bin/bash",
                          capture_output=True, text=True)  # fmt: skip
     assert res.stdout.splitlines()[-1] == "0"  # the exit status of slc-tui itself
-    assert {r.state for r in ledger("pipe2").runs()} == {L.SUCCEEDED}
+    assert {r.state for r in ledger("pipe2").runs()} == {RunState.SUCCEEDED}
     assert "Traceback" not in Path("err.txt").read_text()
 
 

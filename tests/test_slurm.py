@@ -23,11 +23,12 @@ from slc_tui.engine import slurm_cli
 from slc_tui.engine.core import Engine
 from slc_tui.engine.executor import Exited
 from slc_tui.engine.slurm import SlurmError, SlurmExecutor
-from slc_tui.engine.slurm_conf import SlurmConfigError, validate_slurm_table
+from slc_tui.slurm_conf import SlurmConfigError, validate_slurm_table
 from slc_tui.options import RunOptions
 from slc_tui.payload import Payload, write_payload
 from slc_tui.plan import GridPlan, Run, plan_grid
 from slc_tui.run_utils import ExperimentGrid
+from slc_tui.states import RunState
 
 THUNKS = """
 import os, sys, time
@@ -334,7 +335,7 @@ def test_resume_reattaches_instead_of_resubmitting(
     assert submitted == []
     records = L.Ledger.open(L.ledger_path(plan.data_dir, plan.name)).runs()
     assert {r.name: r.job_id for r in records} == ids
-    assert all(r.state == L.SUCCEEDED and r.attempt == 1 for r in records)
+    assert all(r.state == RunState.SUCCEEDED and r.attempt == 1 for r in records)
 
 
 @slurm

@@ -24,6 +24,7 @@ from engine_helpers import ledger, wait_for, write_grid
 
 from slc_tui.engine import ledger as L
 from slc_tui.engine.core import engine_alive
+from slc_tui.states import RunState
 
 pytestmark = [
     pytest.mark.slow,
@@ -152,14 +153,14 @@ def test_dashboard_survives_a_killed_tmux_and_attach_shows_the_finished_sweep(
     meta = book.meta()
     assert engine_alive(meta) and meta["status"] == "running"
     engine_pid = int(meta["engine_pid"])
-    assert {r.state for r in book.runs()} != {L.SUCCEEDED}, "the sweep ended too soon"
+    assert {r.state for r in book.runs()} != {RunState.SUCCEEDED}, "the sweep ended too soon"
 
     tmux("kill-session", "-t", "dash")  # the pane hangs up, as on a dropped connection
     wait_for(lambda: pid_gone(dash), timeout=15, what="the dashboard to quit on the hangup")
     assert psutil.pid_exists(engine_pid), "the engine died with the dashboard"
 
     wait_for(lambda: book.meta().get("status") == "finished", timeout=90, what="the sweep")
-    assert {r.name: r.state for r in book.runs()} == dict.fromkeys(names, L.SUCCEEDED)
+    assert {r.name: r.state for r in book.runs()} == dict.fromkeys(names, RunState.SUCCEEDED)
     wait_for(lambda: pid_gone(engine_pid), timeout=15, what="the engine to end after its sweep")
 
     attach = ["env", "TERM=screen", "NO_COLOR=1", *slc_tui_command(), "attach", str(grid)]

@@ -9,7 +9,8 @@ import pytest
 from textual.pilot import Pilot
 from ui_fixtures import TRACEBACK, FakeEngine, clock, make_sweep, until, write_lines
 
-from slc_tui.engine.ledger import CANCELLED, Ledger
+from slc_tui.engine.ledger import Ledger
+from slc_tui.states import RunState
 from slc_tui.ui.app import SlcApp
 from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves
@@ -100,7 +101,7 @@ async def test_k_twice_stops_the_selected_run(app: SlcApp, ledger: Ledger) -> No
         assert engine.step() == [("stop", "cartpole_pop32_s0")]
         leaf = tree_of(app)._runs
         await until(pilot, lambda: str(leaf[(0, "cartpole_pop32_s0")].label).startswith("⊘"))
-        assert app.model.runs[(0, "cartpole_pop32_s0")].state == CANCELLED
+        assert app.model.runs[(0, "cartpole_pop32_s0")].state == RunState.CANCELLED
 
 
 async def test_r_reruns_a_run_or_a_variants_failures(app: SlcApp, ledger: Ledger) -> None:

@@ -21,6 +21,7 @@ from slc_tui.ui.app import SlcApp
 from slc_tui.ui.log_view import LogView
 from slc_tui.ui.quit_dialog import QuitDialog
 from slc_tui.ui.variant_tree import VariantTree
+from slc_tui.states import RunState
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_leftovers")]
 SIZE = (160, 48)
@@ -96,7 +97,7 @@ async def test_stop_and_rerun_act_on_the_selected_run(start: Callable[..., list[
         await until(pilot, lambda: app.return_value is not None)
     assert app.return_value == 130
     runs = L.Ledger.open(paths[0]).runs()
-    assert {r.state for r in runs} == {L.CANCELLED}
+    assert {r.state for r in runs} == {RunState.CANCELLED}
 
 
 async def test_a_failed_run_shows_its_traceback(start: Callable[..., list[Path]]) -> None:

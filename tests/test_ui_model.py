@@ -7,13 +7,16 @@ from pathlib import Path
 import pytest
 from ui_fixtures import NOW, T0, FakeEngine, clock, make_sweep
 
-from slc_tui.engine.ledger import FAILED, RUNNING, SUCCEEDED, Ledger
+from slc_tui.engine.ledger import Ledger
+from slc_tui.states import RunState
 from slc_tui.ui.commands import rerun_targets, stop_targets
 from slc_tui.ui.compare_table import compare_rows, export_csv
 from slc_tui.ui.curves import Series, curve, mean_curve, plot
 from slc_tui.ui.labels import run_label, summary_text
 from slc_tui.ui.log_view import clean
-from slc_tui.ui.model import SweepModel, engine_alive, fmt_duration, fmt_num
+from slc_tui.sweep.state import SweepState
+from slc_tui.sweep.fmt import fmt_duration, fmt_num
+from slc_tui.sweep.state import engine_alive
 from slc_tui.ui.run_details import flat_params
 
 
@@ -23,24 +26,24 @@ def ledger(tmp_path: Path) -> Ledger:
 
 
 @pytest.fixture
-def model(ledger: Ledger) -> SweepModel:
-    m = SweepModel.open([ledger.path], clock)
+def model(ledger: Ledger) -> SweepState:
+    m = SweepState.open([ledger.path], clock)
     m.poll()
     return m
 
 
-def test_poll_reads_all_then_only_changes(model: SweepModel, ledger: Ledger) -> None:
+def test_poll_reads_all_then_only_changes(model: SweepState, ledger: Ledger) -> None:
     assert len(model.runs) == 9
     assert list(model.variants) == [(0, f"cartpole_pop{p}") for p in (16, 32, 64)]
     assert model.poll() == set()
-    ledger.update("cartpole_pop64_s0", state=RUNNING, started=NOW)
+    ledger.update("cartpole_pop64_s0", state=RunState.RUNNING, started=NOW)
     assert model.poll() == {(0, "cartpole_pop64_s0")}
-    assert model.runs[(0, "cartpole_pop64_s0")].state == RUNNING
+    assert model.runs[(0, "cartpole_pop64_s0")].state == RunState.RUNNING
 
 
-def test_counts_cpus_elapsed_eta(model: SweepModel) -> None:
+def test_counts_cpus_elapsed_eta(model: SweepState) -> None:
     counts = model.counts()
-    assert (counts[SUCCEEDED], counts[FAILED], counts[RUNNING], counts["pending"]) == (2, 1, 1, 5)
+    assert (counts[RunState.SUCCEEDED], counts[RunState.FAILED], counts[RunState.RUNNING], counts["pending"]) == (2, 1, 1, 5)
     assert model.cpus() == (1, 2)
     assert model.elapsed() == pytest.approx(192.0)
     eta = model.eta()
@@ -50,7 +53,7 @@ def test_counts_cpus_elapsed_eta(model: SweepModel) -> None:
 
 
 def test_engine_alive_needs_matching_start_time() -> None:
-    from slc_tui.entrypoint import engine_token
+    from slc_tui.procid import engine_token
 
     assert engine_alive({"engine_token": engine_token(), "status": "running"})
     pid = engine_token().split(":")[0]
@@ -60,7 +63,7 @@ def test_engine_alive_needs_matching_start_time() -> None:
     assert not engine_alive({"engine_token": engine_token(), "status": "finished"})
 
 
-def test_commands_pick_the_right_runs(model: SweepModel) -> None:
+def test_commands_pick_the_right_runs(model: SweepState) -> None:
     running = (0, "cartpole_pop32_s0")
     assert stop_targets(model, ("run", running)) == [running]
     assert stop_targets(model, ("run", (0, "cartpole_pop16_s0"))) == []
@@ -70,7 +73,7 @@ def test_commands_pick_the_right_runs(model: SweepModel) -> None:
     assert rerun_targets(model, ("run", running)) == []
 
 
-def test_labels(model: SweepModel) -> None:
+def test_labels(model: SweepState) -> None:
     failed = run_label(model.runs[(0, "cartpole_pop16_s20")]).plain
     assert failed.startswith("✘ s20") and "ValueError" in failed
     ok = run_label(model.runs[(0, "cartpole_pop16_s0")]).plain
@@ -88,7 +91,7 @@ def test_number_and_time_formats() -> None:
     assert flat_params({"a": {"b": 1}, "c": 2}) == [("a:b", 1), ("c", 2)]
 
 
-def test_compare_rows_and_csv(model: SweepModel, tmp_path: Path) -> None:
+def test_compare_rows_and_csv(model: SweepState, tmp_path: Path) -> None:
     columns, rows = compare_rows(model)
     assert columns[:7] == ["grid", "variant", "done", "failed", "runs", "epoch", "AverageEpRet"]
     first = rows[0]
@@ -99,7 +102,7 @@ def test_compare_rows_and_csv(model: SweepModel, tmp_path: Path) -> None:
     assert lines[0].startswith("grid,variant,done") and len(lines) == 4
 
 
-def test_curves_and_plot(model: SweepModel) -> None:
+def test_curves_and_plot(model: SweepState) -> None:
     from slc_tui.engine.progress import read_progress
 
     cols, rows = read_progress(model.runs[(0, "cartpole_pop16_s0")].output_dir)
@@ -121,7 +124,7 @@ def test_clean_strips_ansi_and_carriage_returns() -> None:
     assert clean("a\tb") == "a   b"
 
 
-def test_fake_engine_obeys(model: SweepModel, ledger: Ledger) -> None:
+def test_fake_engine_obeys(model: SweepState, ledger: Ledger) -> None:
     engine = FakeEngine(ledger)
     model.send((0, "cartpole_pop32_s0"), "stop")
     model.send(0, "pause")
@@ -132,7 +135,7 @@ def test_fake_engine_obeys(model: SweepModel, ledger: Ledger) -> None:
 
 
 def test_elapsed_of_a_finished_sweep_whose_last_engine_had_nothing_to_do(
-    model: SweepModel, ledger: Ledger
+    model: SweepState, ledger: Ledger
 ) -> None:
     FakeEngine(ledger).finish_all()  # every run ended by NOW; the engine ended at NOW
     model.poll()

@@ -12,7 +12,8 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 from ui_fixtures import NOW, FakeEngine, clock, make_sweep, until
 
-from slc_tui.engine.ledger import CANCELLED, FAILED, PENDING, RUNNING, SUCCEEDED, Ledger
+from slc_tui.engine.ledger import Ledger
+from slc_tui.states import RunState
 from slc_tui.ui.app import SlcApp, run_dashboard
 from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
@@ -126,7 +127,7 @@ async def test_curves_of_a_grid_are_one_seed_mean_per_variant(app: SlcApp) -> No
 
 async def test_compare_puts_variants_that_cannot_succeed_last(app: SlcApp, ledger: Ledger) -> None:
     for s in (0, 10, 20):  # pop64: every run failed part-way, with a high partial return
-        ledger.update(f"{GRID}_pop64_s{s}", state=FAILED, epoch=2, metrics={"AverageEpRet": 900.0})
+        ledger.update(f"{GRID}_pop64_s{s}", state=RunState.FAILED, epoch=2, metrics={"AverageEpRet": 900.0})
     async with app.run_test(size=BIG) as pilot:
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen))
@@ -192,7 +193,7 @@ async def test_stopping_leaves_one_line_of_counts(app: SlcApp, ledger: Ledger) -
 def test_run_dashboard_prints_the_exit_line(
     ledger: Ledger, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    FakeEngine(ledger).finish_all(FAILED)
+    FakeEngine(ledger).finish_all(RunState.FAILED)
 
     def run_headless(self: SlcApp, *, mouse: bool = True) -> int | None:
         async def quit_at_once(pilot: Pilot) -> None:
@@ -224,9 +225,9 @@ async def test_the_header_keeps_its_label_and_style(
         compact = bar.compact
         assert compact == (width < 140)
         for s in (0, 10):  # the user stops two runs; more runs start and succeed
-            ledger.update(f"{GRID}_pop32_s{s}", state=CANCELLED)
-        ledger.update(f"{GRID}_pop64_s0", state=RUNNING)
-        ledger.update(f"{GRID}_pop64_s10", state=SUCCEEDED)
+            ledger.update(f"{GRID}_pop32_s{s}", state=RunState.CANCELLED)
+        ledger.update(f"{GRID}_pop64_s0", state=RunState.RUNNING)
+        ledger.update(f"{GRID}_pop64_s10", state=RunState.SUCCEEDED)
         await until(pilot, lambda: "⊘" in screen_lines(app)[0])
         header = screen_lines(app)[0]
         assert header.startswith(" slc-tui  cartpole-faulty ") and bar.compact == compact
@@ -239,21 +240,21 @@ async def test_the_cursor_follows_the_first_running_run_until_the_user_moves(
 ) -> None:
     names = [r.name for r in ledger.runs()]
     for name in names:  # the dashboard opens before any run started
-        ledger.update(name, state=PENDING, epoch=None, metrics={}, reason="")
+        ledger.update(name, state=RunState.PENDING, epoch=None, metrics={}, reason="")
     app = SlcApp([ledger.path], clock=clock)
     async with app.run_test(size=SMALL) as pilot:
         screen = app.screen
         await until(pilot, lambda: screen.selected == ("run", (0, names[0])))
-        ledger.update(names[4], state=RUNNING, started=NOW)
+        ledger.update(names[4], state=RunState.RUNNING, started=NOW)
         await until(pilot, lambda: screen.selected == ("run", (0, names[4])))
         assert screen.query_one(RunDetails).border_title == names[4]
-        ledger.update(names[4], state=SUCCEEDED, ended=NOW)
-        ledger.update(names[7], state=RUNNING, started=NOW)
+        ledger.update(names[4], state=RunState.SUCCEEDED, ended=NOW)
+        ledger.update(names[7], state=RunState.RUNNING, started=NOW)
         await until(pilot, lambda: screen.selected == ("run", (0, names[7])))
         await pilot.press("K")  # the user moves: the cursor stays where they put it
         await until(pilot, lambda: screen.selected == ("run", (0, names[6])))
-        ledger.update(names[7], state=SUCCEEDED, ended=NOW)
-        ledger.update(names[8], state=RUNNING, started=NOW)
-        await until(pilot, lambda: app.model.runs[(0, names[8])].state == RUNNING)
+        ledger.update(names[7], state=RunState.SUCCEEDED, ended=NOW)
+        ledger.update(names[8], state=RunState.RUNNING, started=NOW)
+        await until(pilot, lambda: app.model.runs[(0, names[8])].state == RunState.RUNNING)
         await pilot.pause(0.6)
         assert screen.selected == ("run", (0, names[6])) and not screen.following

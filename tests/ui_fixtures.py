@@ -8,17 +8,9 @@ from typing import Any
 
 from textual.pilot import Pilot
 
-from slc_tui.engine.ledger import (
-    CANCELLED,
-    FAILED,
-    PENDING,
-    RUNNING,
-    SUCCEEDED,
-    Ledger,
-    RunRecord,
-    ledger_path,
-)
-from slc_tui.entrypoint import engine_token
+from slc_tui.engine.ledger import Ledger, RunRecord, ledger_path
+from slc_tui.states import RunState
+from slc_tui.procid import engine_token
 
 T0 = 1_000_000.0
 """When the fake sweep started."""
@@ -102,7 +94,7 @@ def make_sweep(
             write_log(out, 3, TRACEBACK)
             ledger.update(
                 r.name,
-                state=FAILED,
+                state=RunState.FAILED,
                 attempt=1,
                 started=T0,
                 ended=T0 + 9,
@@ -118,7 +110,7 @@ def make_sweep(
             write_log(out, 20)
             ledger.update(
                 r.name,
-                state=SUCCEEDED,
+                state=RunState.SUCCEEDED,
                 attempt=1,
                 started=T0,
                 ended=T0 + 60 + i,
@@ -134,7 +126,7 @@ def make_sweep(
         write_log(Path(r.output_dir), 12)
         ledger.update(
             r.name,
-            state=RUNNING,
+            state=RunState.RUNNING,
             attempt=1,
             started=T0 + 70,
             cores="0",
@@ -160,22 +152,22 @@ class FakeEngine:
         for verb, target in taken:
             self.seen.append((verb, target))
             if verb == "stop" and target:
-                self.ledger.update(target, state=CANCELLED, ended=NOW, reason="stopped by user")
+                self.ledger.update(target, state=RunState.CANCELLED, ended=NOW, reason="stopped by user")
             elif verb == "rerun" and target:
-                self.ledger.update(target, state=PENDING, reason="", exit_code=None, ended=None)
+                self.ledger.update(target, state=RunState.PENDING, reason="", exit_code=None, ended=None)
             elif verb in ("pause", "resume"):
                 self.ledger.set_meta(paused=verb == "pause")
             elif verb == "stop_all":
                 for run in self.ledger.runs():
-                    if run.state in (PENDING, RUNNING):
-                        self.ledger.update(run.name, state=CANCELLED, ended=NOW)
+                    if run.state in (RunState.PENDING, RunState.RUNNING):
+                        self.ledger.update(run.name, state=RunState.CANCELLED, ended=NOW)
                 self.ledger.set_meta(status="stopped", ended=NOW)
         return taken
 
-    def finish_all(self, state: str = SUCCEEDED) -> None:
+    def finish_all(self, state: str = RunState.SUCCEEDED) -> None:
         """End every pending or running run in ``state`` and mark the sweep finished."""
         for run in self.ledger.runs():
-            if run.state in (PENDING, RUNNING):
+            if run.state in (RunState.PENDING, RunState.RUNNING):
                 self.ledger.update(run.name, state=state, started=T0, ended=NOW)
         self.ledger.set_meta(status="finished", ended=NOW)
 

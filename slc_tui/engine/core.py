@@ -12,34 +12,27 @@ import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from pathlib import Path
 from typing import Any
 
 from slc_tui.engine import ledger as L
-from slc_tui.engine.events import (
-    DONE,
-    FINISHED,
-    PAUSED,
-    PROGRESS,
-    RESUMED,
-    RETRY,
-    STARTED,
-    STOPPING,
-    Event,
-    Listener,
-)
+from slc_tui.engine.claim import claim
+from slc_tui.engine.events import Event, Listener
 from slc_tui.engine.executor import Executor, Exited
-from slc_tui.engine.ledger import Ledger, RunRecord
+from slc_tui.engine.ledger import Command, Ledger, RunRecord
 from slc_tui.engine.progress import ProgressTail, epoch_of
 from slc_tui.engine.reasons import failure_reason, log_reason, read_tail, signal_name
+from slc_tui.engine.reconcile import FRESH, reconcile
 from slc_tui.engine.rundir import keep_earlier_attempt, log_path
 from slc_tui.engine.slots import Slots
 from slc_tui.engine.wakeup import Wakeup
-from slc_tui.entrypoint import engine_token
+from slc_tui.errors import SweepError
 from slc_tui.payload import Payload, write_payload
 from slc_tui.plan import GridPlan, Run
+from slc_tui.procid import engine_token
+from slc_tui.states import FINISHED, EngineStatus, EventKind, Resume, RunState, Verb, exit_status
 
 TICK = 0.25
 """Longest sleep of the loop, in seconds."""
@@ -48,20 +41,12 @@ PROGRESS_EVERY = 1.0
 STOP_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL when a run is stopped."""
 INTERRUPTED = 130
-FRESH: dict[str, Any] = {
-    "pid": None, "job_id": None, "queue_state": "", "cores": "", "started": None,
-    "ended": None, "exit_code": None, "signal": None, "reason": "", "tail": "",
-    "epoch": None, "metrics": {},
-}  # fmt: skip
-"""What a run that waits for a new attempt keeps of its last one: nothing."""
 STOP_ALL = -1
 """The value of ``_interrupt`` when a view asked to stop the sweep (no signal)."""
-KEEP = "keep"
-"""The resume mode that leaves every run's state as it is (lost runs aside)."""
 
 
-class EngineError(RuntimeError):
-    """The sweep cannot start: a run needs more CPUs than the budget, the grid runs already..."""
+class EngineError(SweepError):
+    """The engine cannot go on as asked (a cluster job it cannot follow again, say)."""
 
 
 class Engine:
@@ -74,7 +59,7 @@ class Engine:
         *,
         budget: list[int],
         fail_fast: bool = False,
-        resume: bool | str = False,
+        resume: Resume = Resume.ALL,
         listeners: Iterable[Listener] = (),
         linger: Any = None,
     ) -> None:
@@ -83,9 +68,8 @@ class Engine:
         self.slots = Slots(budget)
         """Cores of the CPU budget, free or taken."""
         self.fail_fast = fail_fast
-        self.resume = resume
-        """False: run everything; True: skip runs that succeeded; ``"keep"``: run only the
-        pending ones (a view revives an engine to obey its queued commands)."""
+        self.resume = Resume.of(resume)
+        """Which runs of an earlier sweep of these grids run again."""
         self.listeners = list(listeners)
         self.linger = linger
         """Callable returning True while the engine should stay up after the last run."""
@@ -104,77 +88,26 @@ class Engine:
         self._tripped = False
         self._interrupt: int | None = None
         self._next_progress = 0.0
-        check_plans(self.plans, len(budget))
+        self.rerun_succeeded: dict[str, int] = {}
+        """Per grid, how many runs that had succeeded before run again (set by prepare)."""
 
     # -- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Open the ledgers, claim them, and decide which runs are to run."""
+        """Open the ledgers, claim them, and decide which runs are to run.
+
+        Raises:
+            SweepError: another engine runs one of the grids, or another grid file owns its
+                ledger.
+        """
         token = engine_token()
+        backend = type(self.executor).__name__.replace("Executor", "").lower()
         for plan in self.plans:
             ledger = Ledger.create(L.ledger_path(plan.data_dir, plan.name))
             self.ledgers[plan.name] = ledger
-            meta = ledger.meta()
-            if engine_alive(meta) and meta.get("engine_token") != token:
-                raise EngineError(
-                    f"grid {plan.name!r} is already running (engine pid {meta.get('engine_pid')}); "
-                    "watch it with 'slc-tui attach' or stop it first"
-                )
-            owner = str(meta.get("grid_file") or "")
-            if owner and plan.source and owner != plan.source and os.path.exists(owner):
-                raise EngineError(
-                    f"{plan.source}: its grid name {plan.name!r} and data_dir are also those "
-                    f"of {owner}, whose runs are in {ledger.path}; give one of them another "
-                    "name or data_dir"
-                )
-            self._reconcile(ledger, plan)
-            ledger.set_meta(
-                grid_name=plan.name,
-                grid_file=plan.source,
-                engine_pid=os.getpid(),
-                engine_token=token,
-                max_cpus=len(self.slots.cores),
-                paused=False,
-                status="running",
-                started=time.time(),
-                ended=None,
-                backend=type(self.executor).__name__.replace("Executor", "").lower(),
-            )
-
-    def _reconcile(self, ledger: Ledger, plan: GridPlan) -> None:
-        known = {r.name: r for r in ledger.runs()}
-        ledger.remove_runs([n for n in known if n not in {r.name for r in plan.runs}])
-        ledger.add_runs(
-            RunRecord(
-                name=r.name, idx=r.idx, grid=plan.name, variant=r.variant, seed=r.seed,
-                params=_jsonable(r.params), output_dir=r.output_dir, num_cpu=r.num_cpu,
-            )
-            for r in plan.runs
-        )  # fmt: skip
-        changes: dict[str, dict[str, Any]] = {}
-        for run in plan.runs:
-            old = known.get(run.name)
-            if old is None:
-                continue
-            if self.resume and old.output_dir != run.output_dir and os.path.isdir(old.output_dir):
-                self._keep_output_dir(run, old.output_dir)  # datestamped: resume in place
-            elif old.output_dir != run.output_dir:
-                changes[run.name] = {"output_dir": run.output_dir}
-            if old.state == L.RUNNING and old.job_id and self._adopt(run, old):
-                continue  # a cluster job that outlived its engine: follow it, do not resubmit
-            if old.state == L.RUNNING:  # its engine died: the run died with it
-                old.state, old.reason = L.LOST, "its engine ended"
-                ledger.record_attempt(old)
-            params = _jsonable(run.params)
-            if params != old.params:  # the grid file changed this run's hyperparameters
-                changes.setdefault(run.name, {})["params"] = params
-            elif (self.resume and old.state == L.SUCCEEDED) or (
-                self.resume == KEEP and old.state != L.LOST
-            ):
-                continue
-            changes[run.name] = {**changes.get(run.name, {}), "state": L.PENDING, **FRESH}
-        ledger.update_many(changes)
-        for record in ledger.runs():
-            self.records[record.name] = record
+            claim(ledger, plan, token, max_cpus=len(self.slots.cores), backend=backend)
+            records, again = reconcile(ledger, plan, self.resume, self._adopt)
+            self.rerun_succeeded[plan.name] = again
+            self.records.update((r.name, r) for r in records)
 
     def _adopt(self, run: Run, old: RunRecord) -> bool:
         """Follow the job of ``run`` that an earlier engine submitted, if the backend can."""
@@ -193,12 +126,6 @@ class Engine:
             self._deadline[run.name] = time.monotonic() + run.options.timeout - spent
         return True
 
-    def _keep_output_dir(self, run: Run, output_dir: str) -> None:
-        run.output_dir = output_dir
-        logger_kwargs = dict(run.kwargs.get("logger_kwargs") or {})
-        logger_kwargs["output_dir"] = output_dir
-        run.kwargs["logger_kwargs"] = logger_kwargs
-
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> int:
         """Run the sweep to its end; return 0, 1 (some run failed) or 130 (interrupted)."""
@@ -216,6 +143,7 @@ class Engine:
                         break
                     self._start_ready()
                     self._poll_progress()
+                    self._cancel_tripped()
                     if self._finished() and (self._closing or not (self.linger and self.linger())):
                         break
                     wakeup.wait(TICK)
@@ -230,32 +158,33 @@ class Engine:
         self._interrupt = sig
 
     def _finished(self) -> bool:
+        """Whether the loop has nothing left to do (a question only: it changes nothing)."""
         if self._active():
             return False
-        pending = [r for r in self.records.values() if r.state == L.PENDING]
-        if pending and (self._tripped or self._paused):
-            if self._paused:
-                return False
-            for r in pending:
-                self._set(r.name, state=L.CANCELLED, reason="not started: fail-fast")
-            return True
-        return not pending
+        pending = any(r.state == RunState.PENDING for r in self.records.values())
+        return not pending or (self._tripped and not self._paused)
+
+    def _cancel_tripped(self) -> None:
+        """After a fail-fast trip with nothing running, the runs not started are cancelled."""
+        if not self._tripped or self._paused or self._active():
+            return
+        for r in list(self.records.values()):
+            if r.state == RunState.PENDING:
+                self._set(r.name, state=RunState.CANCELLED, reason="not started: fail-fast")
 
     def _active(self) -> bool:
-        return any(r.state == L.RUNNING for r in self.records.values())
+        return any(r.state == RunState.RUNNING for r in self.records.values())
 
     def _status(self) -> int:
         if self._interrupt is not None:
             return INTERRUPTED
-        ok = all(r.state == L.SUCCEEDED for r in self.records.values())
-        return 0 if ok else 1
+        return exit_status(r.state for r in self.records.values())
 
     def _close(self) -> None:
+        status = EngineStatus.STOPPED if self._interrupt is not None else EngineStatus.FINISHED
         for ledger in self.ledgers.values():
-            ledger.set_meta(
-                status="stopped" if self._interrupt is not None else "finished", ended=time.time()
-            )
-        self._emit(Event(DONE))
+            ledger.set_meta(status=status, ended=time.time())
+        self._emit(Event(EventKind.DONE))
         for ledger in self.ledgers.values():
             ledger.close()
 
@@ -264,7 +193,7 @@ class Engine:
         if self._paused or self._tripped:
             return
         for record in sorted(self.records.values(), key=lambda r: r.idx):
-            if record.state != L.PENDING:
+            if record.state != RunState.PENDING:
                 continue
             if not self.executor.can_start():
                 return
@@ -286,21 +215,21 @@ class Engine:
             launched = self.executor.start(run, payload, attempt, cores)
         except Exception as exc:
             self.slots.give(cores)
-            self._set(run.name, state=L.RUNNING, attempt=attempt, started=time.time())
-            self._finish(run.name, L.FAILED, f"could not start: {exc}", None, None)
+            self._set(run.name, state=RunState.RUNNING, attempt=attempt, started=time.time())
+            self._finish(run.name, RunState.FAILED, f"could not start: {exc}", None, None)
             return
         self._cores[run.name] = cores
         self._tails[run.name] = ProgressTail(run.output_dir)
         if run.options.timeout:
             self._deadline[run.name] = time.monotonic() + run.options.timeout
         self._set(
-            run.name, state=L.RUNNING, attempt=attempt, pid=launched.pid,
+            run.name, state=RunState.RUNNING, attempt=attempt, pid=launched.pid,
             job_id=launched.job_id, command=launched.command,
             cores=",".join(map(str, cores)), started=time.time(), ended=None,
             exit_code=None, signal=None, reason="", tail="", epoch=None, metrics={},
             queue_state="",
         )  # fmt: skip
-        self._emit(Event(STARTED, self.records[run.name]))
+        self._emit(Event(EventKind.STARTED, self.records[run.name]))
 
     def _payload_path(self, run: Run) -> Path:
         return L.state_dir(self._data_dir[run.grid]) / run.grid / "payloads" / f"{run.name}.pkl"
@@ -314,11 +243,11 @@ class Engine:
             if forced:
                 state, reason = forced
             elif ex.exit_code == 0:
-                state, reason = L.SUCCEEDED, ""
+                state, reason = RunState.SUCCEEDED, ""
             elif ex.stopped:  # cancelled outside slc-tui (scancel)
-                state, reason = L.CANCELLED, ex.reason or "cancelled"
+                state, reason = RunState.CANCELLED, ex.reason or "cancelled"
             else:
-                state, reason = L.FAILED, ex.reason
+                state, reason = RunState.FAILED, ex.reason
             self._finish(ex.name, state, reason, ex.exit_code, ex.signal, explain=not forced)
 
     def _finish(
@@ -338,25 +267,25 @@ class Engine:
         self._read_progress(name)
         self._tails.pop(name, None)
         tail = read_tail(log_path(run.output_dir))
-        if state == L.FAILED and explain:
+        if state == RunState.FAILED and explain:
             # The backend's reason (Slurm's TIMEOUT...) first, then what the log adds to it.
             found = log_reason(tail) if reason else failure_reason(tail, code, sig)
             if found and found != reason:
                 reason = f"{reason}: {found}" if reason else found
         self._set(
             name, state=state, reason=reason, exit_code=code, signal=sig,
-            ended=time.time(), tail=tail if state != L.SUCCEEDED else tail[-2000:],
+            ended=time.time(), tail=tail if state != RunState.SUCCEEDED else tail[-2000:],
         )  # fmt: skip
         record = self.records[name]
         self.ledgers[record.grid].record_attempt(record)
         with suppress(OSError):
             self._payload_path(run).unlink()
-        self._emit(Event(FINISHED, record))
+        self._emit(Event(EventKind.FINISHED, record))
         self._tries[name] += 1
-        if state == L.FAILED and self._tries[name] <= run.options.retries:
-            self._set(name, state=L.PENDING)  # the failed attempt stays visible until the next
-            self._emit(Event(RETRY, self.records[name], f"attempt {record.attempt + 1}"))
-        elif state in (L.FAILED, L.LOST) and self.fail_fast and not self._tripped:
+        if state == RunState.FAILED and self._tries[name] <= run.options.retries:
+            self._set(name, state=RunState.PENDING)  # the failed attempt shows until the next
+            self._emit(Event(EventKind.RETRY, self.records[name], f"attempt {record.attempt + 1}"))
+        elif state in (RunState.FAILED, RunState.LOST) and self.fail_fast and not self._tripped:
             self._tripped = True
 
     def _check_timeouts(self) -> None:
@@ -365,23 +294,23 @@ class Engine:
             if now >= deadline:
                 del self._deadline[name]
                 limit = self.runs[name].options.timeout
-                self._stop(name, L.FAILED, f"timed out after {limit:g} s")
+                self._stop(name, RunState.FAILED, f"timed out after {limit:g} s")
 
     def _stop(self, name: str, state: str, reason: str) -> None:
-        if self.records[name].state != L.RUNNING or name in self._stopping:
+        if self.records[name].state != RunState.RUNNING or name in self._stopping:
             return
         self._stopping[name] = (state, reason)
         self.executor.stop(name, STOP_GRACE)
-        self._emit(Event(STOPPING, self.records[name], reason))
+        self._emit(Event(EventKind.STOPPING, self.records[name], reason))
 
     def _stop_everything(self, reason: str) -> None:
         for name, record in self.records.items():
-            if record.state == L.RUNNING:
-                self._stopping.setdefault(name, (L.CANCELLED, reason))
+            if record.state == RunState.RUNNING:
+                self._stopping.setdefault(name, (RunState.CANCELLED, reason))
         self._reap(self.executor.shutdown(STOP_GRACE))
         for name, record in self.records.items():
-            if record.state == L.RUNNING:  # the backend lost track of it
-                self._finish(name, L.LOST, reason, None, None)
+            if record.state == RunState.RUNNING:  # the backend lost track of it
+                self._finish(name, RunState.LOST, reason, None, None)
 
     def _take_queue_states(self) -> None:
         for name, word in self.executor.take_queue_states().items():
@@ -392,31 +321,47 @@ class Engine:
     # -- commands ----------------------------------------------------------------------------
     def _take_commands(self) -> None:
         for ledger in self.ledgers.values():
-            for _id, verb, target in ledger.take_commands():
-                self.command(verb, target)
+            for cmd in ledger.take_commands():
+                self.command(cmd)
 
-    def command(self, verb: str, target: str | None = None) -> None:
-        """Obey one command: stop, rerun, pause, resume, stop_all."""
-        record = self.records.get(target or "")
-        if verb == "stop" and record is not None:
-            if record.state == L.RUNNING:
-                self._stop(record.name, L.CANCELLED, "stopped by the user")
-            elif record.state == L.PENDING:
-                self._set(record.name, state=L.CANCELLED, reason="stopped by the user")
-                self._emit(Event(FINISHED, self.records[record.name]))
-        elif verb == "rerun" and record is not None and record.state in L.FINISHED:
-            self._set(record.name, state=L.PENDING, **FRESH)
-            self._tries[record.name] = 0
-            self._tripped = False
-        elif verb in ("pause", "resume"):
-            self._paused = verb == "pause"
-            for ledger in self.ledgers.values():
-                ledger.set_meta(paused=self._paused)
-            self._emit(Event(PAUSED if self._paused else RESUMED))
-        elif verb == "stop_all":
-            if self._active() or any(r.state == L.PENDING for r in self.records.values()):
-                self._interrupt = self._interrupt or STOP_ALL
-            self._closing = True  # a lingering engine with nothing to do just ends
+    def command(self, cmd: Command) -> None:
+        """Obey one command of a view."""
+        record = self.records.get(cmd.target or "")
+        handlers: dict[Verb, Callable[[RunRecord | None], None]] = {
+            Verb.STOP: self._on_stop,
+            Verb.RERUN: self._on_rerun,
+            Verb.PAUSE: lambda _: self._set_paused(True),
+            Verb.RESUME: lambda _: self._set_paused(False),
+            Verb.STOP_ALL: lambda _: self._on_stop_all(),
+        }
+        handlers[cmd.verb](record)
+
+    def _on_stop(self, record: RunRecord | None) -> None:
+        if record is None:
+            return
+        if record.state == RunState.RUNNING:
+            self._stop(record.name, RunState.CANCELLED, "stopped by the user")
+        elif record.state == RunState.PENDING:
+            self._set(record.name, state=RunState.CANCELLED, reason="stopped by the user")
+            self._emit(Event(EventKind.FINISHED, self.records[record.name]))
+
+    def _on_rerun(self, record: RunRecord | None) -> None:
+        if record is None or record.state not in FINISHED:
+            return
+        self._set(record.name, state=RunState.PENDING, **FRESH)
+        self._tries[record.name] = 0
+        self._tripped = False
+
+    def _set_paused(self, paused: bool) -> None:
+        self._paused = paused
+        for ledger in self.ledgers.values():
+            ledger.set_meta(paused=paused)
+        self._emit(Event(EventKind.PAUSED if paused else EventKind.RESUMED))
+
+    def _on_stop_all(self) -> None:
+        if self._active() or any(r.state == RunState.PENDING for r in self.records.values()):
+            self._interrupt = self._interrupt or STOP_ALL
+        self._closing = True  # a lingering engine with nothing to do just ends
 
     # -- progress ----------------------------------------------------------------------------
     def _poll_progress(self) -> None:
@@ -434,7 +379,7 @@ class Engine:
             return
         metrics = {k: v for k, v in row.items() if isinstance(v, float)}
         self._set(name, epoch=epoch_of(row, tail.rows), metrics=metrics)
-        self._emit(Event(PROGRESS, self.records[name]))
+        self._emit(Event(EventKind.PROGRESS, self.records[name]))
 
     # -- plumbing ----------------------------------------------------------------------------
     def _set(self, name: str, **values: Any) -> None:
@@ -452,37 +397,3 @@ def _stop_reason(sig: int) -> str:
     if sig == STOP_ALL:
         return "stopped by the user"
     return f"interrupted ({signal_name(sig)})"
-
-
-def check_plans(plans: Sequence[GridPlan], budget: int) -> None:
-    """Raise EngineError when a run needs more CPUs than the budget, or two share a name."""
-    names: set[str] = set()
-    for plan in plans:
-        for run in plan.runs:
-            if run.name in names:
-                raise EngineError(f"two grids have a run named {run.name!r}; rename a grid")
-            names.add(run.name)
-            if run.num_cpu > budget and not run.options.oversubscribe:
-                raise EngineError(
-                    f"run {run.name!r} of {plan.source or plan.name} needs {run.num_cpu} CPUs "
-                    f"but the CPU budget is {budget}; raise --max-cpus, lower num_cpu, or set "
-                    "oversubscribe = true in [run]"
-                )
-
-
-def engine_alive(meta: dict[str, Any]) -> bool:
-    """True while the engine named in a ledger's meta still runs its sweep.
-
-    Its process must live (pid and start time match) and it must not have closed the
-    sweep: an engine that ran inside a Python session that goes on is no longer alive.
-    """
-    from slc_tui.entrypoint import token_alive
-
-    token = str(meta.get("engine_token") or "")
-    return meta.get("status") == "running" and bool(token) and token_alive(token)
-
-
-def _jsonable(value: Any) -> Any:
-    from slc_tui.serialization import convert_json
-
-    return convert_json(value)

@@ -6,24 +6,14 @@ from dataclasses import dataclass
 from typing import Callable
 
 from slc_tui.engine.ledger import RunRecord
-
-STARTED, PROGRESS, FINISHED, RETRY, PAUSED, RESUMED, STOPPING, DONE = (
-    "started",
-    "progress",
-    "finished",
-    "retry",
-    "paused",
-    "resumed",
-    "stopping",
-    "done",
-)
+from slc_tui.states import EventKind
 
 
 @dataclass
 class Event:
-    """One thing that happened: ``kind`` is one of the constants of this module."""
+    """One thing that happened."""
 
-    kind: str
+    kind: EventKind
     run: RunRecord | None = None
     """The run it is about (a copy of its ledger record), if any."""
     text: str = ""

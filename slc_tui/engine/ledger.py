@@ -11,24 +11,14 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST = (
-    "pending",
-    "running",
-    "succeeded",
-    "failed",
-    "cancelled",
-    "lost",
-)
-STATES = (PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST)
-"""Every state of a run, in the order views list them."""
-FINISHED = frozenset({SUCCEEDED, FAILED, CANCELLED, LOST})
-"""States a run does not leave by itself."""
+from slc_tui.states import RunState, Verb
+
 STATE_DIR = ".slc-tui"
 """Folder inside a grid's data directory that holds ledgers and payloads."""
 
@@ -80,7 +70,7 @@ class RunRecord:
     """The thunk's keyword arguments as JSON (nested dicts for ``a:b`` keys)."""
     output_dir: str
     num_cpu: int
-    state: str = PENDING
+    state: RunState = RunState.PENDING
     attempt: int = 0
     pid: int | None = None
     cores: str = ""
@@ -108,6 +98,16 @@ class RunRecord:
         return (self.ended or time.time()) - self.started
 
 
+@dataclass(frozen=True)
+class Command:
+    """A view's request to the engine, as queued in the ledger."""
+
+    id: int
+    verb: Verb
+    target: str | None = None
+    """The run it is about; None for the whole sweep (pause, resume, stop_all)."""
+
+
 _JSON_COLUMNS = ("params", "metrics")
 _COLUMNS = [f for f in RunRecord.__dataclass_fields__ if f != "rev"] + ["rev"]
 
@@ -117,6 +117,7 @@ def _record(row: sqlite3.Row) -> RunRecord:
     for k in _JSON_COLUMNS:
         values[k] = json.loads(values[k] or "{}")
     values["seed"] = json.loads(values["seed"]) if values["seed"] is not None else None
+    values["state"] = RunState(values["state"])
     return RunRecord(**values)
 
 
@@ -190,6 +191,17 @@ class Ledger:
                 [(k, json.dumps(v)) for k, v in values.items()],
             )
 
+    def claim(self, check: Callable[[dict[str, Any]], None], **values: Any) -> None:
+        """Read the meta, let ``check`` raise to refuse, then store ``values``: one
+        transaction, so that two claimers never both pass."""
+        with self._tx() as c:
+            rows = c.execute("SELECT key, value FROM meta").fetchall()
+            check({r["key"]: json.loads(r["value"]) for r in rows})
+            c.executemany(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                [(k, json.dumps(v)) for k, v in values.items()],
+            )
+
     def meta(self) -> dict[str, Any]:
         """All meta values."""
         rows = self._conn.execute("SELECT key, value FROM meta").fetchall()
@@ -214,7 +226,8 @@ class Ledger:
                     "num_cpu, state, rev) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         r.name, r.idx, r.grid, r.variant, json.dumps(r.seed),
-                        json.dumps(r.params), r.output_dir, r.num_cpu, PENDING, self._rev,
+                        json.dumps(r.params), r.output_dir, r.num_cpu, str(RunState.PENDING),
+                        self._rev,
                     ),
                 )  # fmt: skip
                 added.append(r.name)
@@ -281,22 +294,23 @@ class Ledger:
         return int(self._conn.execute("SELECT COALESCE(MAX(rev), 0) FROM runs").fetchone()[0])
 
     # -- commands ---------------------------------------------------------------------------
-    def send(self, verb: str, target: str | None = None) -> int:
-        """Queue a command for the engine (``stop``, ``rerun``, ``pause``, ``resume``,
-        ``stop_all``); return its id."""
+    def send(self, verb: Verb, target: str | None = None) -> int:
+        """Queue a command for the engine; return its id."""
         with self._tx() as c:
             cur = c.execute(
                 "INSERT INTO commands (ts, verb, target) VALUES (?, ?, ?)",
-                (time.time(), verb, target),
+                (time.time(), Verb(verb).value, target),
             )
         return int(cur.lastrowid or 0)
 
-    def take_commands(self) -> list[tuple[int, str, str | None]]:
-        """Commands not yet taken, oldest first; they are marked done."""
+    def take_commands(self) -> list[Command]:
+        """Commands not yet taken, oldest first; they are marked done. A verb this version
+        does not know (a newer view's) is dropped."""
         with self._tx() as c:
             rows = c.execute(
                 "SELECT id, verb, target FROM commands WHERE done IS NULL ORDER BY id"
             ).fetchall()
             if rows:
                 c.execute("UPDATE commands SET done = ? WHERE done IS NULL", (time.time(),))
-        return [(r["id"], r["verb"], r["target"]) for r in rows]
+        known = {v.value for v in Verb}
+        return [Command(r["id"], Verb(r["verb"]), r["target"]) for r in rows if r["verb"] in known]

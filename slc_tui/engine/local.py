@@ -17,9 +17,9 @@ import psutil
 from slc_tui.engine import procs
 from slc_tui.engine.executor import Exited, Launched
 from slc_tui.engine.rundir import log_path
-from slc_tui.entrypoint import CORES_ENV, ENGINE_ENV, engine_token
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
+from slc_tui.procid import CORES_ENV, ENGINE_ENV, engine_token
 
 
 @dataclass

@@ -22,15 +22,15 @@ from slc_tui.engine import slurm_cli as cli
 from slc_tui.engine.executor import Exited, Launched
 from slc_tui.engine.rundir import log_path
 from slc_tui.engine.slurm_cli import JobInfo, SlurmError
-from slc_tui.engine.slurm_conf import (
+from slc_tui.launch import run_command, run_env
+from slc_tui.plan import Run
+from slc_tui.procid import CORES_ENV, ENGINE_ENV
+from slc_tui.slurm_conf import (
     job_script,
     sbatch_args,
     srun_command,
     validate_slurm_table,
 )
-from slc_tui.entrypoint import CORES_ENV, ENGINE_ENV
-from slc_tui.launch import run_command, run_env
-from slc_tui.plan import Run
 
 __all__ = ["SlurmError", "SlurmExecutor"]
 

@@ -13,6 +13,8 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from slc_tui.errors import SlcError
+
 TIMEOUT = 60.0
 """Seconds a Slurm command may take (a busy controller can be slow)."""
 ACTIVE = frozenset(
@@ -27,7 +29,7 @@ _SCONTROL_FIELD = re.compile(r"(?:^|\s)([A-Za-z][\w/:]*)=(\S*)")
 _NO_ACCOUNTING = ("accounting storage is disabled", "slurmdbd", "accounting_storage/none")
 
 
-class SlurmError(RuntimeError):
+class SlurmError(SlcError, RuntimeError):
     """A Slurm command is missing, or refused what we asked; the message says which and why."""
 
 

@@ -21,10 +21,10 @@ from typing import Any, ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from slc_tui.engine.ledger import PENDING, RUNNING
+from slc_tui.states import RunState, Verb
+from slc_tui.sweep.state import SweepState
 from slc_tui.ui.hints import exit_summary, grid_command
 from slc_tui.ui.main_screen import MainScreen
-from slc_tui.ui.model import SweepModel
 from slc_tui.ui.quit_dialog import LEAVE, STOP, QuitDialog
 
 INTERRUPTED = 130
@@ -61,7 +61,7 @@ class SlcApp(App[int]):
         """The ledgers shown, one per grid."""
         self.owns_engine = owns_engine
         """Whether this process started the engine (changes wording only)."""
-        self.model = SweepModel.open(self.ledger_paths, clock)
+        self.model = SweepState.open(self.ledger_paths, clock)
         """The sweep, as read from the ledgers."""
         self.cwd = os.getcwd()
         """Where the dashboard started: relative ``data_dir`` values resolve against it."""
@@ -85,7 +85,10 @@ class SlcApp(App[int]):
             return
         states = [r.state for r in self.model.runs.values()]
         dialog = QuitDialog(
-            states.count(RUNNING), states.count(PENDING), self.owns_engine, self.attach_command()
+            states.count(RunState.RUNNING),
+            states.count(RunState.PENDING),
+            self.owns_engine,
+            self.attach_command(),
         )
         self.push_screen(dialog, self._quit_answered)
 
@@ -103,7 +106,7 @@ class SlcApp(App[int]):
         """Tell every live engine to stop all runs, then quit once they are down."""
         for li, alive in enumerate(self.model.alive()):
             if alive:
-                self.model.send(li, "stop_all")
+                self.model.send(li, Verb.STOP_ALL)
         self._stop_since = time.monotonic()
         self.notify("stopping all runs…", timeout=STOP_WAIT)
         self.set_interval(0.2, self._check_stopped)

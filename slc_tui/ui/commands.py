@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from slc_tui.engine.ledger import CANCELLED, FAILED, LOST, PENDING, RUNNING
-from slc_tui.ui.model import RunKey, SweepModel
+from slc_tui.states import RunState
+from slc_tui.sweep.state import RunKey, SweepState
 
-STOPPABLE = frozenset({PENDING, RUNNING})
+STOPPABLE = frozenset({RunState.PENDING, RunState.RUNNING})
 """States ``k`` acts on (a pending run is cancelled before it starts)."""
-RERUNNABLE = frozenset({FAILED, CANCELLED, LOST})
+RERUNNABLE = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.LOST})
 """States ``r`` reruns when a variant or grid is selected."""
 
 
@@ -19,7 +19,7 @@ MAX_VARIANT_CURVES = 16
 """Most variants a grid node plots (one mean curve each)."""
 
 
-def variant_dirs(model: SweepModel, li: int) -> list[list[str]]:
+def variant_dirs(model: SweepState, li: int) -> list[list[str]]:
     """The output directories of each variant of grid ``li`` (for its seed-mean curves).
 
     At most :data:`MAX_VARIANT_CURVES` variants and :data:`MAX_CURVES` runs in all.
@@ -29,7 +29,7 @@ def variant_dirs(model: SweepModel, li: int) -> list[list[str]]:
     return [[model.runs[k].output_dir for k in model.variants[v][:per_variant]] for v in vkeys]
 
 
-def runs_under(model: SweepModel, data: Any) -> list[RunKey]:
+def runs_under(model: SweepState, data: Any) -> list[RunKey]:
     """The runs of a tree node: ``("run", key)``, ``("variant", vkey)`` or ``("grid", li)``."""
     if data is None:
         return []
@@ -41,12 +41,12 @@ def runs_under(model: SweepModel, data: Any) -> list[RunKey]:
     return [k for k in model.runs if k[0] == value]
 
 
-def stop_targets(model: SweepModel, data: Any) -> list[RunKey]:
+def stop_targets(model: SweepState, data: Any) -> list[RunKey]:
     """Runs ``k`` stops: the selected run, or the running and pending runs below a node."""
     return [k for k in runs_under(model, data) if model.runs[k].state in STOPPABLE]
 
 
-def rerun_targets(model: SweepModel, data: Any) -> list[RunKey]:
+def rerun_targets(model: SweepState, data: Any) -> list[RunKey]:
     """Runs ``r`` reruns: a finished selected run, or the failed runs below a node."""
     keys = runs_under(model, data)
     if data and data[0] == "run":
@@ -54,12 +54,12 @@ def rerun_targets(model: SweepModel, data: Any) -> list[RunKey]:
     return [k for k in keys if model.runs[k].state in RERUNNABLE]
 
 
-def describe_stop(model: SweepModel, keys: list[RunKey]) -> str:
+def describe_stop(model: SweepState, keys: list[RunKey]) -> str:
     """What ``k`` stops: ``cartpole_s0`` (running), or ``1 running and 1 pending run``.
 
     Running runs are stopped, pending ones cancelled before they start; the words say both.
     """
-    running = sum(model.runs[k].state == RUNNING for k in keys)
+    running = sum(model.runs[k].state == RunState.RUNNING for k in keys)
     pending = len(keys) - running
     if len(keys) == 1:
         return f"{keys[0][1]} ({'running' if running else 'pending'})"

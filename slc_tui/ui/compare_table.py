@@ -13,10 +13,11 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer
 
-from slc_tui.engine.ledger import FAILED, PENDING, RUNNING, SUCCEEDED
 from slc_tui.engine.progress import EPOCH_COLUMNS, main_metric
+from slc_tui.states import RunState
+from slc_tui.sweep.fmt import fmt_num
+from slc_tui.sweep.state import SweepState
 from slc_tui.ui.labels import GLYPHS
-from slc_tui.ui.model import SweepModel, fmt_num
 
 MAX_METRICS = 8
 """Metric columns shown (the return-like one first); the CSV has them all."""
@@ -26,7 +27,7 @@ SUCCEEDING, GOING, NO_SUCCESS = 0, 1, 2
 """Variant tiers: some run succeeded; none yet but runs still go; none and none can."""
 
 
-def compare_rows(model: SweepModel) -> tuple[list[str], list[list[Any]]]:
+def compare_rows(model: SweepState) -> tuple[list[str], list[list[Any]]]:
     """One row per variant: grid, variant, done, failed, runs, epoch, then metric means."""
     metrics: list[str] = []
     for run in model.runs.values():
@@ -43,8 +44,8 @@ def compare_rows(model: SweepModel) -> tuple[list[str], list[list[Any]]]:
         row: list[Any] = [
             model.grid_name(li),
             variant,
-            sum(r.state == SUCCEEDED for r in runs),
-            sum(r.state == FAILED for r in runs),
+            sum(r.state == RunState.SUCCEEDED for r in runs),
+            sum(r.state == RunState.FAILED for r in runs),
             len(runs),
             max(epochs) if epochs else None,
         ]
@@ -55,7 +56,7 @@ def compare_rows(model: SweepModel) -> tuple[list[str], list[list[Any]]]:
     return columns, rows
 
 
-def variant_tiers(model: SweepModel) -> list[int]:
+def variant_tiers(model: SweepState) -> list[int]:
     """Each variant's tier, in the order of :func:`compare_rows`.
 
     A variant whose runs all ended without a success (its metric is that of runs that failed
@@ -64,14 +65,14 @@ def variant_tiers(model: SweepModel) -> list[int]:
     tiers = []
     for keys in model.variants.values():
         states = {model.runs[k].state for k in keys}
-        if SUCCEEDED in states:
+        if RunState.SUCCEEDED in states:
             tiers.append(SUCCEEDING)
         else:
-            tiers.append(GOING if states & {PENDING, RUNNING} else NO_SUCCESS)
+            tiers.append(GOING if states & {RunState.PENDING, RunState.RUNNING} else NO_SUCCESS)
     return tiers
 
 
-def export_csv(model: SweepModel, path: Path) -> Path:
+def export_csv(model: SweepState, path: Path) -> Path:
     """Write the comparison to ``path`` (metric values are means over seeds)."""
     columns, rows = compare_rows(model)
     with open(path, "w", newline="", encoding="utf-8") as f:
@@ -81,7 +82,7 @@ def export_csv(model: SweepModel, path: Path) -> Path:
     return path
 
 
-def default_export_path(model: SweepModel) -> Path:
+def default_export_path(model: SweepState) -> Path:
     """``DATA_DIR/GRID_compare.csv`` next to the first grid's runs."""
     data_dir = model.ledgers[0].path.parent.parent
     names = "+".join(model.grid_name(li) for li in range(len(model.ledgers)))
@@ -103,7 +104,7 @@ class CompareScreen(Screen[None]):
         Binding("e", "export", "Export CSV"),
     ]
 
-    def __init__(self, model: SweepModel) -> None:
+    def __init__(self, model: SweepState) -> None:
         super().__init__()
         self.model = model
         """The sweep compared."""
@@ -148,7 +149,7 @@ class CompareScreen(Screen[None]):
             ]
             if tier == NO_SUCCESS:
                 cells = [Text(str(c), style="dim") for c in cells]
-                cells[1] = Text(f"{GLYPHS[FAILED]} {row[1]}", style="red")
+                cells[1] = Text(f"{GLYPHS[RunState.FAILED]} {row[1]}", style="red")
             table.add_row(*cells)
         last = ", ✘ failed variants last" if by_value else ""
         table.border_subtitle = f"sorted by {columns[self.sort_column]}{last} · s sort · e export"

@@ -14,7 +14,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 from slc_tui.engine.progress import EPOCH_COLUMNS, epoch_of, main_metric, read_progress
-from slc_tui.ui.model import fmt_num
+from slc_tui.sweep.fmt import fmt_num
 
 SEED_STYLES = ("cyan", "magenta", "blue", "green", "yellow", "bright_red")
 """Colours of the seeds' (or variants') curves, in turn; a variant's mean is drawn bold."""

@@ -11,14 +11,21 @@ from __future__ import annotations
 import os
 import shlex
 
-from slc_tui.engine.ledger import CANCELLED, FAILED, LOST, PENDING, RUNNING, SUCCEEDED
-from slc_tui.ui.model import SweepModel
+from slc_tui.states import RunState
+from slc_tui.sweep.state import SweepState
 
-SUMMARY_ORDER = (SUCCEEDED, FAILED, CANCELLED, LOST, RUNNING, PENDING)
+SUMMARY_ORDER = (
+    RunState.SUCCEEDED,
+    RunState.FAILED,
+    RunState.CANCELLED,
+    RunState.LOST,
+    RunState.RUNNING,
+    RunState.PENDING,
+)
 """The order of the counts in the exit line."""
 
 
-def grid_files(model: SweepModel) -> list[str]:
+def grid_files(model: SweepState) -> list[str]:
     """The grid files of the sweep's ledgers, once each (grids built in Python have none)."""
     files = [str(m.get("grid_file") or "") for m in model.metas]
     return list(dict.fromkeys(f for f in files if f))
@@ -31,7 +38,7 @@ def cd_prefix(grids: list[str], cwd: str | None = None) -> str:
     return "" if dirs <= {cwd} else f"cd {shlex.quote(cwd)} && "
 
 
-def sweep_args(model: SweepModel, cwd: str | None = None) -> list[str]:
+def sweep_args(model: SweepState, cwd: str | None = None) -> list[str]:
     """What names each ledger's grid on the command line, once each.
 
     Its grid file as given; a grid built in Python has none, so its ledger file, absolute.
@@ -44,7 +51,7 @@ def sweep_args(model: SweepModel, cwd: str | None = None) -> list[str]:
     return list(dict.fromkeys(args))
 
 
-def grid_command(model: SweepModel, verb: str, cwd: str | None = None) -> str:
+def grid_command(model: SweepState, verb: str, cwd: str | None = None) -> str:
     """``[cd DIR && ]slc-tui VERB GRID.toml ...`` (or ``LEDGER.db``), runnable from anywhere."""
     args = sweep_args(model, cwd)
     if not args:
@@ -54,14 +61,14 @@ def grid_command(model: SweepModel, verb: str, cwd: str | None = None) -> str:
     return f"{prefix}slc-tui {verb} {' '.join(shlex.quote(a) for a in args)}"
 
 
-def counts_text(model: SweepModel, li: int) -> str:
+def counts_text(model: SweepState, li: int) -> str:
     """``cartpole: 2 succeeded, 10 failed`` for ledger ``li``."""
     states = [r.state for (i, _), r in model.runs.items() if i == li]
     parts = [f"{states.count(s)} {s}" for s in SUMMARY_ORDER if states.count(s)]
     return f"{model.grid_name(li)}: {', '.join(parts) or 'no runs'}"
 
 
-def exit_summary(model: SweepModel, going: bool, cwd: str | None = None) -> str:
+def exit_summary(model: SweepState, going: bool, cwd: str | None = None) -> str:
     """The one line printed after the dashboard closed.
 
     ``cartpole-faulty: 2 succeeded, 10 failed``; when runs still go in the background, how

@@ -6,42 +6,27 @@ import re
 
 from rich.text import Text
 
-from slc_tui.engine.ledger import (
-    CANCELLED,
-    FAILED,
-    LOST,
-    PENDING,
-    RUNNING,
-    SUCCEEDED,
-    RunRecord,
-)
-from slc_tui.ui.model import VariantSummary, fmt_num, run_metric, short_metric
+from slc_tui.engine.ledger import RunRecord
+from slc_tui.states import RunState
+from slc_tui.sweep.fmt import GLYPHS, fmt_num, run_metric, short_metric
+from slc_tui.sweep.state import VariantSummary
 
-GLYPHS = {
-    PENDING: "○",
-    RUNNING: "●",
-    SUCCEEDED: "✔",
-    FAILED: "✘",
-    CANCELLED: "⊘",
-    LOST: "?",
-}
-"""One glyph per state: the states stay apart without colour (NO_COLOR)."""
 STYLES = {
-    PENDING: "dim",
-    RUNNING: "bold yellow",
-    SUCCEEDED: "green",
-    FAILED: "bold red",
-    CANCELLED: "magenta",
-    LOST: "magenta",
+    RunState.PENDING: "dim",
+    RunState.RUNNING: "bold yellow",
+    RunState.SUCCEEDED: "green",
+    RunState.FAILED: "bold red",
+    RunState.CANCELLED: "magenta",
+    RunState.LOST: "magenta",
 }
 """The colour of each state."""
 WORDS = {
-    PENDING: "pending",
-    RUNNING: "running",
-    SUCCEEDED: "done",
-    FAILED: "failed",
-    CANCELLED: "cancelled",
-    LOST: "lost",
+    RunState.PENDING: "pending",
+    RunState.RUNNING: "running",
+    RunState.SUCCEEDED: "done",
+    RunState.FAILED: "failed",
+    RunState.CANCELLED: "cancelled",
+    RunState.LOST: "lost",
 }
 """How the header and summaries name each state."""
 
@@ -71,7 +56,7 @@ def variant_display(variant: str, grid_name: str) -> str:
     return variant
 
 
-def glyph(state: str) -> Text:
+def glyph(state: RunState) -> Text:
     """The state's glyph in its colour."""
     text = Text()
     text.append(GLYPHS.get(state, "?"), style=STYLES.get(state, ""))
@@ -89,11 +74,11 @@ def run_label(run: RunRecord, seed_width: int = 4) -> Text:
     text.append(f" {seed_label(run):<{seed_width}} ")
     if run.epoch is not None:
         text.append(f"ep {run.epoch:>3}", style="dim")
-    if run.state == FAILED and run.reason:
+    if run.state == RunState.FAILED and run.reason:
         text.append(f"  {short_reason(run.reason)}", style="red")
     elif metric := run_metric(run):
         text.append(f"  {short_metric(metric[0])} {fmt_num(metric[1])}")
-    elif run.state == RUNNING and run.queue_state:
+    elif run.state == RunState.RUNNING and run.queue_state:
         text.append(f"  {run.queue_state}", style="dim")
     return text
 
@@ -102,7 +87,7 @@ def summary_text(summary: VariantSummary) -> Text:
     """``4/9 ✘1 ●2``: runs done out of all, then failed, running and lost counts."""
     text = Text()
     text.append(f"{summary.done}/{summary.total}", style="green" if summary.done else "dim")
-    for state in (FAILED, RUNNING, CANCELLED, LOST):
+    for state in (RunState.FAILED, RunState.RUNNING, RunState.CANCELLED, RunState.LOST):
         if summary.states[state]:
             text.append(f" {GLYPHS[state]}{summary.states[state]}", style=STYLES[state])
     return text

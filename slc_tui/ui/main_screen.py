@@ -10,7 +10,9 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Input, Tree
 
-from slc_tui.engine.ledger import FAILED, PENDING, RUNNING, RunRecord
+from slc_tui.engine.ledger import RunRecord
+from slc_tui.states import RunState
+from slc_tui.sweep.state import SweepState
 from slc_tui.ui.commands import (
     MAX_CURVES,
     runs_under,
@@ -18,7 +20,6 @@ from slc_tui.ui.commands import (
 )
 from slc_tui.ui.curves import Curves
 from slc_tui.ui.log_view import LogView
-from slc_tui.ui.model import SweepModel
 from slc_tui.ui.proc_stats import ProcessSampler
 from slc_tui.ui.run_actions import RunActions
 from slc_tui.ui.run_details import RunDetails
@@ -63,7 +64,7 @@ class MainScreen(RunActions):
         (32, "-tall"),
     ]
 
-    def __init__(self, model: SweepModel) -> None:
+    def __init__(self, model: SweepState) -> None:
         super().__init__(model)
         self.following = True
         """Whether the cursor still follows the first running run (until the user moves it)."""
@@ -114,7 +115,7 @@ class MainScreen(RunActions):
     def first_selection(self) -> NodeData | None:
         """What the cursor starts on: a running run, else a failed one, else the first run."""
         runs = self.model.runs
-        for state in (RUNNING, FAILED):
+        for state in (RunState.RUNNING, RunState.FAILED):
             for key, run in runs.items():
                 if run.state == state:
                     return ("run", key)
@@ -126,7 +127,7 @@ class MainScreen(RunActions):
             return
         shows = self.query_one(VariantTree).shows
         runs = self.model.runs.items()
-        running = next((k for k, r in runs if r.state == RUNNING and shows(k)), None)
+        running = next((k for k, r in runs if r.state == RunState.RUNNING and shows(k)), None)
         if running is not None and self.selected != ("run", running):
             self._place(("run", running))
         elif self.selected is None and self.model.runs:
@@ -165,11 +166,11 @@ class MainScreen(RunActions):
     def _log_run(self, keys: list[Any]) -> RunRecord | None:
         """The run whose log a variant shows: a running one, else a failed one, else the last."""
         runs = [self.model.runs[k] for k in keys]
-        for state in (RUNNING, FAILED):
+        for state in (RunState.RUNNING, RunState.FAILED):
             for run in runs:
                 if run.state == state:
                     return run
-        started = [r for r in runs if r.state != PENDING]
+        started = [r for r in runs if r.state != RunState.PENDING]
         return started[-1] if started else None
 
     def show_selection(self, reload_log: bool) -> None:
@@ -181,7 +182,7 @@ class MainScreen(RunActions):
         keys = runs_under(self.model, data)
         if data[0] == "run" and keys:
             run = self.model.runs[keys[0]]
-            usage = self._sampler.sample(run.pid) if run.state == RUNNING else None
+            usage = self._sampler.sample(run.pid) if run.state == RunState.RUNNING else None
             details.show_run(run, usage, self.model.clock())
         else:
             title = self.model.grid_name(data[1]) if data[0] == "grid" else data[1][1]
@@ -206,7 +207,9 @@ class MainScreen(RunActions):
             log.show(None, fallback="no output yet")
             return
         log.border_title = f"{run.name} · output.log"
-        log.show(Path(run.output_dir) / "output.log", run.tail, at_traceback=run.state == FAILED)
+        log.show(
+            Path(run.output_dir) / "output.log", run.tail, at_traceback=run.state == RunState.FAILED
+        )
 
     # -- actions ----------------------------------------------------------------------------
     def action_filter(self) -> None:

@@ -14,10 +14,11 @@ from typing import Any
 from textual.binding import Binding
 from textual.screen import Screen
 
+from slc_tui.states import Verb
+from slc_tui.sweep.state import SweepState
 from slc_tui.ui.commands import describe, describe_stop, rerun_targets, stop_targets
 from slc_tui.ui.compare_table import CompareScreen, default_export_path, export_csv
 from slc_tui.ui.help_screen import HelpScreen
-from slc_tui.ui.model import SweepModel
 from slc_tui.ui.variant_tree import NodeData
 
 CONFIRM_SECONDS = 3.0
@@ -41,7 +42,7 @@ HELP = {
 class RunActions(Screen[None]):
     """Actions on the selected node's runs and on the sweep (the main screen's base)."""
 
-    def __init__(self, model: SweepModel) -> None:
+    def __init__(self, model: SweepState) -> None:
         super().__init__()
         self.model = model
         """The sweep shown."""
@@ -67,7 +68,7 @@ class RunActions(Screen[None]):
         self._armed = None
         what = describe_stop(self.model, keys)
         for key in keys:
-            self.model.send(key, "stop")
+            self.model.send(key, Verb.STOP)
         self.notify(f"stopping {what}")
 
     def action_rerun(self) -> None:
@@ -77,7 +78,7 @@ class RunActions(Screen[None]):
             self.notify("nothing to rerun here (runs still going?)", severity="warning")
             return
         for key in keys:
-            self.model.send(key, "rerun")
+            self.model.send(key, Verb.RERUN)
         self.notify(f"rerunning {describe(keys)}")
         alive = self.model.alive()
         for li in sorted({li for li, _ in keys if not alive[li]}):
@@ -85,10 +86,10 @@ class RunActions(Screen[None]):
 
     def _revive(self, li: int) -> None:
         """Start an engine again for a finished sweep, so that it obeys the rerun."""
-        from slc_tui.engine.api import revive
+        from slc_tui.sweep.lifecycle import SweepHandle
 
         try:
-            started = revive(self.model.ledgers[li].path)
+            started = SweepHandle([self.model.ledgers[li].path]).revive()
         except Exception as exc:  # a grid file changed or broken since: say so, keep the view
             self.app.call_from_thread(self.notify, f"could not restart the engine: {exc}",
                                       severity="error")  # fmt: skip
@@ -102,10 +103,10 @@ class RunActions(Screen[None]):
 
     def action_pause(self) -> None:
         """Hold back new runs (running ones go on), or start them again."""
-        verb = "resume" if self.model.paused() else "pause"
+        verb = Verb.RESUME if self.model.paused() else Verb.PAUSE
         for li in range(len(self.model.ledgers)):
             self.model.send(li, verb)
-        self.notify("resuming" if verb == "resume" else "paused: no new runs start")
+        self.notify("resuming" if verb == Verb.RESUME else "paused: no new runs start")
 
     def action_compare(self) -> None:
         """Open the table of all variants."""

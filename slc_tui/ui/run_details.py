@@ -7,15 +7,11 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from slc_tui.engine.ledger import FAILED, RUNNING, RunRecord
+from slc_tui.engine.ledger import RunRecord
+from slc_tui.states import RunState
+from slc_tui.sweep.fmt import display_path, fmt_duration, fmt_num, short_metric
+from slc_tui.sweep.state import VariantSummary
 from slc_tui.ui.labels import STYLES, WORDS, glyph, summary_text
-from slc_tui.ui.model import (
-    VariantSummary,
-    display_path,
-    fmt_duration,
-    fmt_num,
-    short_metric,
-)
 from slc_tui.ui.proc_stats import TreeUsage, fmt_bytes
 
 
@@ -65,10 +61,10 @@ class RunDetails(Widget):
         """Describe ``run``; its headline alone says the most (the short layout)."""
         self.border_title = run.name
         self.border_subtitle = WORDS.get(run.state, run.state)
-        self.set_class(run.state == FAILED and bool(run.reason), "-failed")
+        self.set_class(run.state == RunState.FAILED and bool(run.reason), "-failed")
         head = glyph(run.state)
         head.append(f" {WORDS.get(run.state, run.state)}", style=STYLES.get(run.state, ""))
-        if run.state == FAILED and run.reason:
+        if run.state == RunState.FAILED and run.reason:
             head.append(f" · {run.reason}", style="red")
         if run.epoch is not None:
             head.append(f" · ep {run.epoch}")
@@ -82,7 +78,7 @@ class RunDetails(Widget):
         proc = [f"ranks {run.num_cpu}"]
         if run.cores:
             proc.append(f"cores {run.cores}")
-        if run.pid and run.state == RUNNING:
+        if run.pid and run.state == RunState.RUNNING:
             proc.append(f"pid {run.pid}")
         if run.job_id:
             proc.append(f"job {run.job_id} {run.queue_state}".rstrip())
@@ -92,14 +88,14 @@ class RunDetails(Widget):
                 proc.append(f"{usage.procs} procs")
         proc.append(f"attempt {run.attempt}")
         if run.started:
-            proc.append(fmt_duration((run.ended or now) - run.started))
+            proc.append(fmt_duration((run.ended or now) - run.started, "--:--"))
         _field(text, "process", " · ".join(proc))
         if run.exit_code is not None or run.signal:
             status = f"exit {run.exit_code}" if run.exit_code is not None else ""
             if run.signal:
                 status += f" signal {run.signal}"
             _field(text, "exit", Text(status.strip(), style="red" if run.exit_code else ""))
-        if run.reason and run.state != FAILED:
+        if run.reason and run.state != RunState.FAILED:
             _field(text, "reason", run.reason)
         if run.command:
             _field(text, "command", run.command)

@@ -8,15 +8,23 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
-from slc_tui.engine.ledger import CANCELLED, FAILED, LOST, PENDING, RUNNING, SUCCEEDED
+from slc_tui.states import RunState
+from slc_tui.sweep.fmt import fmt_duration
+from slc_tui.sweep.state import SweepState
 from slc_tui.ui.labels import GLYPHS, STYLES, WORDS
-from slc_tui.ui.model import SweepModel, fmt_duration
 
-ORDER = (RUNNING, SUCCEEDED, FAILED, CANCELLED, LOST, PENDING)
+ORDER = (
+    RunState.RUNNING,
+    RunState.SUCCEEDED,
+    RunState.FAILED,
+    RunState.CANCELLED,
+    RunState.LOST,
+    RunState.PENDING,
+)
 """The order of the counts in the header (what needs attention first)."""
 
 
-def status_word(model: SweepModel) -> tuple[str, str]:
+def status_word(model: SweepState) -> tuple[str, str]:
     """What the engines are doing, and its style: running, paused, finished, stopped, gone."""
     alive = model.alive()
     statuses = {str(m.get("status") or "") for m in model.metas}
@@ -56,12 +64,18 @@ class StatusBar(Widget):
     }
     """
 
-    def __init__(self, model: SweepModel, **kwargs: Any) -> None:
+    def __init__(self, model: SweepState, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.model = model
         """The sweep summed up."""
         self._need = 0
-        self._states: set[str] = {RUNNING, SUCCEEDED, FAILED, CANCELLED, PENDING}
+        self._states: set[RunState] = {
+            RunState.RUNNING,
+            RunState.SUCCEEDED,
+            RunState.FAILED,
+            RunState.CANCELLED,
+            RunState.PENDING,
+        }
 
     def update(self) -> None:
         """Draw again from the model."""
@@ -84,7 +98,7 @@ class StatusBar(Widget):
         worst = Counter(dict.fromkeys(self._states, sum(counts.values())))
         word, style = status_word(model)
         word = max(word, ENDING_WORD, key=len)
-        elapsed, eta = fmt_duration(model.elapsed()), fmt_duration(model.eta())
+        elapsed, eta = fmt_duration(model.elapsed(), "--:--"), fmt_duration(model.eta(), "--:--")
         need = self._line(False, worst, (word, style), elapsed, eta).cell_len
         self._need = max(self._need, need, self.line(compact=False).cell_len)
         return self._need
@@ -104,12 +118,17 @@ class StatusBar(Widget):
             compact,
             model.counts(),
             status_word(model),
-            fmt_duration(model.elapsed()),
-            fmt_duration(eta) if eta else "",
+            fmt_duration(model.elapsed(), "--:--"),
+            fmt_duration(eta, "--:--") if eta else "",
         )
 
     def _line(
-        self, compact: bool, counts: Counter[str], status: tuple[str, str], elapsed: str, eta: str
+        self,
+        compact: bool,
+        counts: Counter[RunState],
+        status: tuple[str, str],
+        elapsed: str,
+        eta: str,
     ) -> Text:
         model = self.model
         names = ", ".join(model.grid_name(li) for li in range(len(model.ledgers)))

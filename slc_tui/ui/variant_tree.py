@@ -12,19 +12,20 @@ from textual.binding import Binding, BindingType
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from slc_tui.engine.ledger import CANCELLED, FAILED, LOST, PENDING, RUNNING, SUCCEEDED
+from slc_tui.states import RunState
+from slc_tui.sweep.fmt import fmt_num, run_metric, short_metric
+from slc_tui.sweep.state import RunKey, SweepState
 from slc_tui.ui.labels import group_label, run_label, variant_display
-from slc_tui.ui.model import RunKey, SweepModel, fmt_num, run_metric, short_metric
 
 NodeData = tuple[str, Any]
 """``("grid", li)``, ``("variant", (li, variant))`` or ``("run", (li, name))``."""
 Node = TreeNode[NodeData]
 FILTERS: list[tuple[str, frozenset[str] | None]] = [
     ("all", None),
-    ("running", frozenset({RUNNING})),
-    ("failed", frozenset({FAILED, LOST, CANCELLED})),
-    ("pending", frozenset({PENDING})),
-    ("done", frozenset({SUCCEEDED})),
+    ("running", frozenset({RunState.RUNNING})),
+    ("failed", frozenset({RunState.FAILED, RunState.LOST, RunState.CANCELLED})),
+    ("pending", frozenset({RunState.PENDING})),
+    ("done", frozenset({RunState.SUCCEEDED})),
 ]
 """What ``f`` cycles through: a name and the states it shows."""
 SORTS = ("plan", "metric", "failures", "name")
@@ -52,7 +53,7 @@ class VariantTree(Tree[NodeData]):
     }
     """
 
-    def __init__(self, model: SweepModel, **kwargs: Any) -> None:
+    def __init__(self, model: SweepState, **kwargs: Any) -> None:
         super().__init__("sweep", **kwargs)
         self.show_root = False
         self.guide_depth = 2
@@ -102,7 +103,9 @@ class VariantTree(Tree[NodeData]):
             vkeys.sort(key=lambda v: -(self.variant_mean(v) or (float("-inf"), 0))[1])
         elif mode == "failures":
             summaries = {v: self.model.summary(self.model.variants[v]).states for v in vkeys}
-            vkeys.sort(key=lambda v: (-summaries[v][FAILED], -summaries[v][RUNNING]))
+            vkeys.sort(
+                key=lambda v: (-summaries[v][RunState.FAILED], -summaries[v][RunState.RUNNING])
+            )
         return vkeys
 
     def variant_mean(self, vkey: tuple[int, str]) -> tuple[str, float] | None:

@@ -12,6 +12,8 @@ import shlex
 from collections.abc import Sequence
 from typing import Any
 
+from slc_tui.errors import InputError
+
 DEFAULT_POLL_INTERVAL = 5.0
 """Seconds between two looks at the queue (one ``squeue`` call for all jobs of the sweep)."""
 MIN_POLL_INTERVAL = 1.0
@@ -46,7 +48,7 @@ KEYS = (
 """Every key the ``[slurm]`` table may hold."""
 
 
-class SlurmConfigError(ValueError):
+class SlurmConfigError(InputError, ValueError):
     """A ``[slurm]`` table that cannot be used; the message names the key."""
 
 

@@ -1,11 +1,17 @@
-"""The CPU budget: which cores runs may use, and how a run's ranks take them."""
+"""The CPU budget: which cores runs may use, and what ``"auto"`` means for a CPU count.
+
+One meaning everywhere (``call_experiment``, the plan and the engine): the physical cores
+inside this process's CPU affinity, so that ``taskset`` or a container's cpuset is obeyed.
+"""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Union
 
-from slc_tui.options import CpuCount
+CpuCount = Union[int, str]
+"""A count of CPUs: a positive int, or ``"auto"``."""
 
 
 def _affinity() -> list[int]:
@@ -64,5 +70,14 @@ def budget_cores(max_cpus: CpuCount) -> list[int]:
 
 
 def resolve_num_cpu(num_cpu: CpuCount) -> int:
-    """Ranks of a run: an int, or ``"auto"`` (the physical cores)."""
-    return auto_cpu_count() if num_cpu == "auto" else int(num_cpu)
+    """The number of MPI ranks of a run: ``num_cpu`` itself, or for ``"auto"`` the physical
+    cores inside this process's affinity.
+
+    Raises:
+        ValueError: ``num_cpu`` is neither a positive integer nor ``"auto"``.
+    """
+    if num_cpu == "auto":
+        return auto_cpu_count()
+    if isinstance(num_cpu, bool) or not isinstance(num_cpu, int) or num_cpu < 1:
+        raise ValueError(f"num_cpu must be a positive integer or 'auto', not {num_cpu!r}")
+    return num_cpu

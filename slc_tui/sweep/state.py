@@ -1,63 +1,26 @@
-"""What the dashboard knows about the sweep: every run of every ledger, polled incrementally.
+"""The read model of a sweep: every run of every ledger, read incrementally, for every view.
 
-Pure Python (no Textual), so it is cheap to test. The screen calls :meth:`SweepModel.poll`
-about twice a second; only runs whose ``rev`` moved are read again, so 10,000 runs stay cheap.
+Pure Python (no Textual). :meth:`SweepState.poll` reads only the runs whose ``rev`` moved,
+so 10,000 runs stay cheap. Liveness, lost runs, counts, the exit status, the elapsed time and
+the ETA are decided here once, so ``status``, the headless summary and the dashboard agree.
 """
 
 from __future__ import annotations
 
-import math
-import os
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from slc_tui.engine.core import engine_alive
-from slc_tui.engine.ledger import FAILED, FINISHED, PENDING, RUNNING, SUCCEEDED, Ledger, RunRecord
-from slc_tui.engine.progress import main_metric
-from slc_tui.headless import fmt_duration as headless_duration
+from slc_tui.engine.claim import engine_alive
+from slc_tui.engine.ledger import Ledger, RunRecord
+from slc_tui.states import EngineStatus, RunState, Verb, exit_status
+from slc_tui.sweep.fmt import counts_line
 
 RunKey = tuple[int, str]
 """A run's identity in the dashboard: (ledger index, run name)."""
-
-
-def short_metric(name: str) -> str:
-    """A compact label for a metric column (``AverageEpRet`` -> ``AvgRet``)."""
-    return name.replace("Average", "Avg").replace("EpRet", "Ret")
-
-
-def fmt_num(value: Any) -> str:
-    """A metric value in at most about seven characters."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if math.isnan(value):
-        return "nan"
-    if value != 0 and (abs(value) >= 1e6 or abs(value) < 1e-3):
-        return f"{value:.2e}"
-    return f"{value:.4g}" if abs(value) < 1e4 else f"{value:.0f}"
-
-
-def fmt_duration(seconds: float | None) -> str:
-    """``mm:ss`` or ``h:mm:ss``; ``--:--`` when unknown (the headless view's format)."""
-    return headless_duration(seconds, unknown="--:--")
-
-
-def display_path(path: str) -> str:
-    """``path`` relative to the current directory when it lies below it."""
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return path
-    return path if rel.startswith("..") else rel
-
-
-def run_metric(run: RunRecord) -> tuple[str, Any] | None:
-    """The run's main metric (name, latest value), if it reported one."""
-    name = main_metric(list(run.metrics))
-    return (name, run.metrics[name]) if name else None
 
 
 @dataclass
@@ -65,15 +28,15 @@ class VariantSummary:
     """Counts over a variant's (or a grid's) runs."""
 
     total: int = 0
-    states: Counter[str] = field(default_factory=Counter)
+    states: Counter[RunState] = field(default_factory=Counter)
 
     @property
     def done(self) -> int:
         """Runs that succeeded."""
-        return self.states[SUCCEEDED]
+        return self.states[RunState.SUCCEEDED]
 
 
-class SweepModel:
+class SweepState:
     """All runs of one or more ledgers, kept up to date by :meth:`poll`."""
 
     def __init__(self, ledgers: list[Ledger], clock: Callable[[], float] = time.time) -> None:
@@ -90,7 +53,7 @@ class SweepModel:
         self._revs = [0] * len(ledgers)
 
     @classmethod
-    def open(cls, paths: list[Path], clock: Callable[[], float] = time.time) -> SweepModel:
+    def open(cls, paths: list[Path], clock: Callable[[], float] = time.time) -> SweepState:
         """Open the ledgers at ``paths`` (FileNotFoundError when one is missing)."""
         return cls([Ledger.open(p) for p in paths], clock)
 
@@ -99,7 +62,11 @@ class SweepModel:
         return str(self.metas[li].get("grid_name") or self.ledgers[li].path.stem)
 
     def poll(self) -> set[RunKey]:
-        """Read what changed since the last poll; return the keys of changed runs."""
+        """Read what changed since the last poll; return the keys of changed runs.
+
+        The runs a dead local engine left running are shown lost, as its next engine will
+        record them (a cluster job outlives its engine: those stay running).
+        """
         changed: set[RunKey] = set()
         for li, ledger in enumerate(self.ledgers):
             self.metas[li] = ledger.meta()
@@ -110,9 +77,17 @@ class SweepModel:
                 self.runs[key] = run
                 self._revs[li] = max(self._revs[li], run.rev)
                 changed.add(key)
+            if not engine_alive(self.metas[li]) and self.metas[li].get("backend") != "slurm":
+                changed |= self._mark_lost(li)
         return changed
 
-    def send(self, key_or_li: RunKey | int, verb: str) -> None:
+    def _mark_lost(self, li: int) -> set[RunKey]:
+        lost = {k for k, r in self.runs.items() if k[0] == li and r.state == RunState.RUNNING}
+        for key in lost:
+            self.runs[key] = replace(self.runs[key], state=RunState.LOST, reason="its engine ended")
+        return lost
+
+    def send(self, key_or_li: RunKey | int, verb: Verb) -> None:
         """Send ``verb`` to the engine of a run (targeting it) or of ledger index ``li``."""
         if isinstance(key_or_li, tuple):
             li, name = key_or_li
@@ -126,7 +101,7 @@ class SweepModel:
             ledger.close()
 
     # -- summaries --------------------------------------------------------------------------
-    def counts(self) -> Counter[str]:
+    def counts(self) -> Counter[RunState]:
         """Runs per state over all ledgers."""
         return Counter(r.state for r in self.runs.values())
 
@@ -136,7 +111,7 @@ class SweepModel:
 
     def cpus(self) -> tuple[int, int]:
         """(CPUs used by running runs, CPU budget over all engines)."""
-        used = sum(r.num_cpu for r in self.runs.values() if r.state == RUNNING)
+        used = sum(r.num_cpu for r in self.runs.values() if r.state == RunState.RUNNING)
         budgets: dict[str, int] = {}
         for meta in self.metas:
             budgets[str(meta.get("engine_token"))] = int(meta.get("max_cpus") or 0)
@@ -153,7 +128,10 @@ class SweepModel:
     def active(self) -> bool:
         """Whether a live engine still has runs to start or finish."""
         alive = self.alive()
-        return any(alive[li] and r.state in (PENDING, RUNNING) for (li, _), r in self.runs.items())
+        return any(
+            alive[li] and r.state in (RunState.PENDING, RunState.RUNNING)
+            for (li, _), r in self.runs.items()
+        )
 
     def elapsed(self) -> float | None:
         """Seconds the sweep has run: since its engine started, until it ended (or now).
@@ -185,8 +163,8 @@ class SweepModel:
 
     def eta(self) -> float | None:
         """Seconds until all runs end, from the mean duration of finished runs."""
-        finished = [r for r in self.runs.values() if r.state == SUCCEEDED and r.started]
-        todo = [r for r in self.runs.values() if r.state in (PENDING, RUNNING)]
+        finished = [r for r in self.runs.values() if r.state == RunState.SUCCEEDED and r.started]
+        todo = [r for r in self.runs.values() if r.state in (RunState.PENDING, RunState.RUNNING)]
         if not todo:
             return 0.0
         if not finished:
@@ -196,16 +174,34 @@ class SweepModel:
         now = self.clock()
         work = 0.0
         for r in todo:
-            left = mean if r.state == PENDING else max(mean - (now - (r.started or now)), 0.0)
+            left = (
+                mean if r.state == RunState.PENDING else max(mean - (now - (r.started or now)), 0.0)
+            )
             work += left * max(r.num_cpu, 1)
         _, budget = self.cpus()
         return work / max(budget, 1)
 
     def exit_status(self) -> int:
-        """0 when every run succeeded, 1 when any failed or ended otherwise."""
-        states = {r.state for r in self.runs.values()}
-        if states <= {SUCCEEDED}:
-            return 0
-        if states & (FINISHED - {SUCCEEDED}) or FAILED in states:
-            return 1
-        return 0
+        """0 when every run succeeded, 1 when any failed or ended otherwise (DESIGN.md)."""
+        return exit_status(r.state for r in self.runs.values())
+
+    def engine_words(self, li: int) -> str:
+        """What ledger ``li``'s engine is doing: ``running (pid 41)``, ``finished``,
+        ``stopped`` or ``gone (it ended without finishing)``."""
+        meta = self.metas[li]
+        if engine_alive(meta):
+            return f"running (pid {meta.get('engine_pid')})"
+        status = str(meta.get("status") or "")
+        if status in (EngineStatus.FINISHED, EngineStatus.STOPPED):
+            return status
+        return "gone (it ended without finishing)"
+
+    def counts_text(self, li: int | None = None) -> str:
+        """``9 runs: 4 succeeded, 1 failed, 2 running, 2 pending`` (of ledger ``li``, or all)."""
+        runs = [r for (i, _), r in self.runs.items() if li is None or i == li]
+        return f"{len(runs)} runs: " + counts_line(r.state for r in runs)
+
+    def records(self, li: int | None = None) -> list[RunRecord]:
+        """The runs (of ledger ``li``, or all) in plan order, as the views show them."""
+        runs = [r for (i, _), r in self.runs.items() if li is None or i == li]
+        return sorted(runs, key=lambda r: r.idx)

@@ -1,0 +1,217 @@
+"""The reference's ``ExperimentGrid``: parameter values, variants, and their names.
+
+Deliberate fixes over the reference: an empty grid, an empty value list, a key given twice,
+both ``a`` and ``a:b``, and keys that clash with ``call_experiment``'s own parameters are
+``ValueError``s; the caller's values are never mutated. Running a grid is the sweep layer's
+(:mod:`slc_tui.run_utils` adds ``run``).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+import string
+from typing import Any
+
+from slc_tui import user_config
+from slc_tui.experiment import DIV_LINE_WIDTH, RESERVED_KEYS, colorize
+from slc_tui.serialization import all_bools, convert_json, valid_str
+
+_SHORTHAND_CHARS = frozenset(string.ascii_letters + string.digits)
+
+
+def default_shorthand(key: str) -> str:
+    """The reference default shorthand: of each ``:`` part, the letters and digits among its
+    first three characters, joined with ``-`` (``pi:hidden_sizes`` -> ``pi-hid``)."""
+    return "-".join(
+        "".join(c for c in part[:3] if c in _SHORTHAND_CHARS) for part in key.split(":")
+    )
+
+
+def _fresh(value: Any) -> Any:
+    """A copy of a container value (so no variant shares it with the caller), else the value."""
+    if isinstance(value, (dict, list, tuple, set)):
+        return copy.deepcopy(value)
+    return value
+
+
+def _get_val(variant: dict[str, Any], key: str) -> Any:
+    """The value of ``key`` in a (possibly nested) variant: ``a:b:c`` is ``v['a']['b']['c']``."""
+    if key in variant:
+        return variant[key]
+    head, _, rest = key.partition(":")
+    return _get_val(variant[head], rest)
+
+
+def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    """Nest the ``a:b`` keys of one flat variant, keeping the first-seen key order."""
+    nested: dict[str, Any] = {}
+    groups: dict[str, dict[str, Any]] = {}
+    for key, value in flat.items():
+        head, sep, rest = key.partition(":")
+        if not sep:
+            if key in nested:
+                raise ValueError(f"variant assigns both {key!r} and keys inside it; use only one")
+            nested[key] = value
+            continue
+        if head not in groups:
+            if head in nested:
+                raise ValueError(f"variant assigns both {head!r} and {key!r}; use only one")
+            groups[head] = nested[head] = {}
+        groups[head][rest] = value
+    for head, sub in groups.items():
+        nested[head] = _unflatten(sub)
+    return nested
+
+
+class ExperimentGrid:
+    """Tool for running many experiments given hyperparameter ranges."""
+
+    def __init__(self, name: str = "") -> None:
+        """Start an empty grid whose variant names begin with ``name``."""
+        self.keys: list[str] = []
+        """Parameter keys, in ``add`` order."""
+        self.vals: list[list[Any]] = []
+        """For each key, its list of values."""
+        self.shs: list[str | None] = []
+        """For each key, its shorthand (None: the key itself appears in names)."""
+        self.in_names: list[bool] = []
+        """For each key, whether it appears in names even with a single value."""
+        self._name = ""
+        self.name(name)
+
+    def name(self, _name: str) -> None:
+        """Set the grid's name (the prefix of every variant name)."""
+        if not isinstance(_name, str):
+            raise TypeError(f"the grid name must be a string, not {type(_name).__name__}")
+        self._name = _name
+
+    @property
+    def grid_name(self) -> str:
+        """The grid's name."""
+        return self._name
+
+    def _default_shorthand(self, key: str) -> str:
+        """The default shorthand of ``key`` (see ``default_shorthand``)."""
+        return default_shorthand(key)
+
+    def _check_key(self, key: Any) -> None:
+        if not isinstance(key, str):
+            raise TypeError(f"a grid key must be a string, not {type(key).__name__}")
+        if not key or "" in key.split(":"):
+            raise ValueError(f"grid key {key!r} is empty or has an empty ':' part")
+        head = key.split(":", 1)[0]
+        if head in RESERVED_KEYS:
+            raise ValueError(
+                f"grid key {key!r} clashes with call_experiment's own parameter {head!r}; "
+                f"pass {head} to run() instead (reserved: {', '.join(sorted(RESERVED_KEYS))})"
+            )
+        for other in self.keys:
+            if other == key:
+                raise ValueError(f"grid key {key!r} is given twice; give all its values at once")
+            if other.startswith(key + ":") or key.startswith(other + ":"):
+                raise ValueError(
+                    f"grid keys {other!r} and {key!r} both assign {min(other, key, key=len)!r}; "
+                    "use only one of them"
+                )
+
+    def add(self, key: str, vals: Any, shorthand: str | None = None, in_name: bool = False) -> None:
+        """Add a parameter (key) to the grid config, with potential values (vals).
+
+        Args:
+            key: Name of the parameter; ``a:b`` sets ``b`` inside the dict parameter ``a``.
+            vals: A ``list`` of values, or any other object as the single value.
+            shorthand: Short name of the parameter in variant names; ``''`` shows the value
+                only. When None, one is made from the key unless
+                ``user_config.DEFAULT_SHORTHAND`` is False.
+            in_name: Put the parameter into variant names even when it has a single value.
+
+        Raises:
+            TypeError: ``key`` or ``shorthand`` is not a string.
+            ValueError: an empty value list, a key given twice, ``a`` with ``a:b``, or a key
+                reserved by ``call_experiment``.
+        """
+        self._check_key(key)
+        if shorthand is not None and not isinstance(shorthand, str):
+            raise TypeError(f"the shorthand of grid key {key!r} must be a string")
+        if isinstance(vals, list):
+            if not vals:
+                raise ValueError(f"grid key {key!r} has an empty list of values; give at least one")
+            vals = [_fresh(v) for v in vals]
+        else:
+            vals = [_fresh(vals)]
+        if shorthand is None and user_config.DEFAULT_SHORTHAND:
+            shorthand = self._default_shorthand(key)
+        self.keys.append(key)
+        self.vals.append(vals)
+        self.shs.append(shorthand)
+        self.in_names.append(bool(in_name))
+
+    def _require_params(self) -> None:
+        if not self.keys:
+            raise ValueError(
+                f"experiment grid {self._name!r} has no parameters; add some with add()"
+            )
+
+    def variant_name(self, variant: dict[str, Any]) -> str:
+        """The experiment name of a variant: grid name, then ``_`` shorthand value per key.
+
+        A key appears when it has several values or ``in_name``; ``seed`` never does. A key
+        whose values are all booleans appears as ``_shorthand`` when true, not at all when false.
+        """
+        var_name = self._name
+        for k, v, sh, inn in zip(self.keys, self.vals, self.shs, self.in_names):
+            if (len(v) > 1 or inn) and k != "seed":
+                param_name = valid_str(sh if sh is not None else k)
+                variant_val = _get_val(variant, k)
+                if all_bools(v):
+                    var_name += ("_" + param_name) if variant_val else ""
+                else:
+                    var_name += "_" + param_name + valid_str(variant_val)
+        return var_name.lstrip("_")
+
+    def variants(self) -> list[dict[str, Any]]:
+        """Every configuration of the grid, as nested dicts (``a:b`` -> ``{'a': {'b': ...}}``).
+
+        The product runs in ``add`` order with the first key slowest. Each variant holds its
+        own copies of container values.
+
+        Raises:
+            ValueError: the grid has no parameters.
+        """
+        self._require_params()
+        return [
+            _unflatten({k: _fresh(v) for k, v in zip(self.keys, combo)})
+            for combo in itertools.product(*self.vals)
+        ]
+
+    def print(self) -> None:
+        """Print a helpful report about the experiment grid."""
+        self._require_params()
+        print("=" * DIV_LINE_WIDTH)
+        base_msg = "ExperimentGrid %s runs over parameters:\n"
+        name_insert = "[" + self._name + "]"
+        if len(base_msg % name_insert) <= 80:
+            msg = base_msg % name_insert
+        else:
+            msg = base_msg % (name_insert + "\n")
+        print(colorize(msg, color="green", bold=True))
+
+        for k, v, sh in zip(self.keys, self.vals, self.shs):
+            color_k = colorize(k.ljust(40), color="cyan", bold=True)
+            print("", color_k, "[" + sh + "]" if sh is not None else "", "\n")
+            for val in v:
+                print("\t" + str(convert_json(val)))
+            print()
+
+        nvars_total = math.prod(len(v) for v in self.vals)
+        if "seed" in self.keys:
+            num_seeds = len(self.vals[self.keys.index("seed")])
+            nvars_seedless = int(nvars_total / num_seeds)
+        else:
+            nvars_seedless = nvars_total
+        print(" Variants, counting seeds: ".ljust(40), nvars_total)
+        print(" Variants, not counting seeds: ".ljust(40), nvars_seedless)
+        print()
+        print("=" * DIV_LINE_WIDTH)
