@@ -40,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
 from slc_tui.states import RunState
 
 THIS = Path(__file__).resolve()
@@ -150,10 +151,11 @@ async def scenario(
 ) -> dict[str, Any]:
     """Run one scenario in the current directory; its numbers."""
     from slc_tui.engine import ledger as L
-    from slc_tui.engine.api import launch_background, ledger_paths, wait_for_engine
     from slc_tui.options import RunOptions
     from slc_tui.plan import plan_grid
     from slc_tui.run_utils import ExperimentGrid
+    from slc_tui.sweep.lifecycle import start_background
+    from slc_tui.sweep.prepare import from_plans
     from slc_tui.ui.app import SlcApp
     from slc_tui.ui.variant_tree import VariantTree
 
@@ -165,9 +167,9 @@ async def scenario(
     grid.add("secs", seconds + 30)
     options = RunOptions(max_cpus=max(runs, 2))
     plan = plan_grid(grid, f"{THIS}:flood", data_dir="data", options=options)
-    proc = launch_background([plan], options)
-    paths = ledger_paths([plan])
-    wait_for_engine(paths, proc)
+    handle, _ = start_background(from_plans([plan], options))
+    proc, paths = handle.process, handle.paths
+    assert proc is not None
     meter = Meter()
     cursor_ms: list[float] = []
     panel_ms: list[float] = []

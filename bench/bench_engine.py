@@ -133,13 +133,21 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--runs", type=int, default=8)
     ap.add_argument("--iterations", type=int, default=ITERATIONS, help="work per run")
-    ap.add_argument("--seconds", type=float, default=0.0,
-                    help="calibrate the work per run to this many seconds instead (noisy)")
+    ap.add_argument(
+        "--seconds",
+        type=float,
+        default=0.0,
+        help="calibrate the work per run to this many seconds instead (noisy)",
+    )
     ap.add_argument("--budget", type=int, default=2, help="CPU budget / parallel -j")
     ap.add_argument("--methods", default=",".join(METHODS))
     ap.add_argument("--json", help="also write the raw samples here")
-    ap.add_argument("--quiet-wait", type=float, default=30.0,
-                    help="before each sample, wait up to this long for a quiet machine")
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="before each sample, wait up to this long for a quiet machine",
+    )
     args = ap.parse_args()
     if not shutil.which("parallel"):
         sys.exit("GNU parallel is missing: apt-get install -y parallel")
@@ -178,8 +186,11 @@ def report(series: dict[str, Series], args: argparse.Namespace, n: int) -> None:
         rows.append(row)
         if s.name == "sequential":
             row = ["sequential + 5 s countdown", f"{s.median + COUNTDOWN:.3f}", "", ""]
-            row += [f"{(s.median + COUNTDOWN) / series[r].median:.3f}"
-                    f" ({(s.lo + COUNTDOWN) / series[r].lo:.3f})" for r in refs]
+            row += [
+                f"{(s.median + COUNTDOWN) / series[r].median:.3f}"
+                f" ({(s.lo + COUNTDOWN) / series[r].lo:.3f})"
+                for r in refs
+            ]
             rows.append(row)
     header = ["method", "median wall s", "min-max", "child CPU s"]
     header += [f"÷ {r} (of mins)" for r in refs]

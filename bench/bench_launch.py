@@ -213,11 +213,12 @@ import work
 from slc_tui.run_utils import ExperimentGrid
 from slc_tui.plan import plan_grid
 from slc_tui.options import RunOptions
-from slc_tui.engine.api import make_engine
+from slc_tui.sweep.prepare import from_plans
+from slc_tui.states import Resume
 g = ExperimentGrid({GRID!r}); g.add("seed", list(range({runs})))
 opts = RunOptions().override(max_cpus=1)
 plan = plan_grid(g, {WORK_THUNK + ":nothing"!r}, data_dir={str(tmp / "pdata")!r}, options=opts)
-eng = make_engine([plan], opts)
+eng = from_plans([plan], opts).engine(Resume.ALL)
 pr = cProfile.Profile(); t0 = time.perf_counter(); pr.enable()
 eng.run()
 pr.disable(); wall = time.perf_counter() - t0
@@ -240,8 +241,12 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=50)
     ap.add_argument("--repeats", type=int, default=5)
     ap.add_argument("--parts", default=",".join(PARTS))
-    ap.add_argument("--quiet-wait", type=float, default=30.0,
-                    help="before each sample, wait up to this long for a quiet machine")
+    ap.add_argument(
+        "--quiet-wait",
+        type=float,
+        default=30.0,
+        help="before each sample, wait up to this long for a quiet machine",
+    )
     args = ap.parse_args()
     common.QUIET_WAIT = args.quiet_wait
     parts = args.parts.split(",")

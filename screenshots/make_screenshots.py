@@ -33,14 +33,13 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from slc_tui.engine import ledger as L
-from slc_tui.engine.api import launch_background, ledger_paths, wait_for_engine
-from slc_tui.gridfile import load_grids
-from slc_tui.plan import plan_specs
+from slc_tui.states import RunState
+from slc_tui.sweep.lifecycle import start_background
+from slc_tui.sweep.prepare import from_files
+from slc_tui.sweep.state import RunKey
 from slc_tui.ui.app import SlcApp
 from slc_tui.ui.log_view import LogView
-from slc_tui.sweep.state import RunKey
 from slc_tui.ui.variant_tree import NodeData, VariantTree
-from slc_tui.states import RunState
 
 REPO = Path(__file__).resolve().parent.parent
 """The repository (the grids are read from there)."""
@@ -52,13 +51,12 @@ class Sweep:
     """A grid file run by a background engine in the current directory."""
 
     def __init__(self, grid_file: Path) -> None:
-        specs = load_grids([str(grid_file)])
-        plans = plan_specs(specs)
-        self.paths = ledger_paths(plans)
+        handle, _ = start_background(from_files([str(grid_file)]))
+        self.paths = handle.paths
         """The sweep's ledgers."""
-        self.proc = launch_background(plans, specs[0].options)
+        assert handle.process is not None
+        self.proc = handle.process
         """The engine process."""
-        wait_for_engine(self.paths, self.proc)
 
     def stop(self) -> None:
         """Stop the engine (it lingers while this process lives) and wait for it."""

@@ -8,12 +8,13 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from slc_tui.engine.api import make_engine
 from slc_tui.engine.events import Event
 from slc_tui.engine.ledger import Ledger, ledger_path
 from slc_tui.options import RunOptions
 from slc_tui.plan import GridPlan, plan_grid
 from slc_tui.run_utils import ExperimentGrid
+from slc_tui.states import Resume
+from slc_tui.sweep.prepare import from_plans
 
 THUNKS = Path(__file__).with_name("engine_thunks.py")
 
@@ -43,12 +44,8 @@ def run_plans(
 ) -> tuple[int, Any, list[Event]]:
     """Run plans in this process; return the exit status, the engine and every event."""
     events: list[Event] = []
-    engine = make_engine(
-        list(plans),
-        RunOptions(max_cpus=max_cpus, **opts),
-        resume=resume,
-        listeners=[events.append, *(listeners or [])],
-    )
+    sweep = from_plans(list(plans), RunOptions(max_cpus=max_cpus, **opts))
+    engine = sweep.engine(Resume.of(resume), [events.append, *(listeners or [])])
     return engine.run(), engine, events
 
 

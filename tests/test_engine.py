@@ -11,21 +11,14 @@ from pathlib import Path
 import pytest
 from engine_helpers import cli, ledger, make_plan, run_plans, times, wait_for, write_grid
 
-from slc_tui.engine import ledger as L
-from slc_tui.engine.api import (
-    ExperimentsFailed,
-    launch_background,
-    ledger_paths,
-    make_engine,
-    revive,
-    wait_for_engine,
-)
-from slc_tui.engine.core import EngineError, engine_alive
+from slc_tui.engine.claim import engine_alive
 from slc_tui.engine.events import Event
-from slc_tui.states import EventKind
+from slc_tui.errors import SweepError
 from slc_tui.options import RunOptions
-from slc_tui.run_utils import ExperimentGrid
-from slc_tui.states import RunState
+from slc_tui.run_utils import ExperimentGrid, ExperimentsFailed
+from slc_tui.states import EventKind, Resume, RunState
+from slc_tui.sweep.lifecycle import SweepHandle, start_background
+from slc_tui.sweep.prepare import from_plans
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -120,7 +113,10 @@ def test_retries_run_a_failed_run_again_and_keep_history() -> None:
     run = ledger("flaky").runs()[0]
     assert (run.state, run.attempt) == (RunState.SUCCEEDED, 2)
     history = ledger("flaky").attempts(run.name)
-    assert [(a["attempt"], a["state"]) for a in history] == [(1, RunState.FAILED), (2, RunState.SUCCEEDED)]
+    assert [(a["attempt"], a["state"]) for a in history] == [
+        (1, RunState.FAILED),
+        (2, RunState.SUCCEEDED),
+    ]
     assert any(e.kind == EventKind.RETRY for e in events)
     assert Path(run.output_dir, "output.1.log").read_text().count("first attempt fails") >= 1
 
@@ -156,7 +152,10 @@ def test_resume_reruns_only_what_did_not_succeed(in_tmp: Path) -> None:
     assert runs["res_s0"].attempt == 1  # not run again
     assert times(plan.runs[0].output_dir) == first
     assert (runs["res_s10"].state, runs["res_s10"].attempt) == (RunState.SUCCEEDED, 2)
-    assert [a["state"] for a in ledger("res").attempts("res_s10")] == [RunState.FAILED, RunState.SUCCEEDED]
+    assert [a["state"] for a in ledger("res").attempts("res_s10")] == [
+        RunState.FAILED,
+        RunState.SUCCEEDED,
+    ]
 
 
 def test_resume_runs_only_new_variants() -> None:
@@ -175,7 +174,7 @@ def test_a_run_without_resume_runs_everything_again() -> None:
 
 def test_a_run_larger_than_the_budget_is_refused_before_anything_runs() -> None:
     plan = make_plan("big", "work", {"seed": 0}, num_cpu=3)
-    with pytest.raises(EngineError, match="needs 3 CPUs but the CPU budget is 2"):
+    with pytest.raises(SweepError, match="needs 3 CPUs but the CPU budget is 2"):
         run_plans(plan, max_cpus=2)
     assert not Path("data").exists()
 
@@ -207,7 +206,7 @@ def test_stop_commands_cancel_running_and_pending_runs() -> None:
 
 def test_pause_holds_new_runs_until_resume() -> None:
     plan = make_plan("pause", "work", {"seed": [0, 1], "secs": 0.05})
-    engine = make_engine([plan], RunOptions(max_cpus=2))
+    engine = from_plans([plan], RunOptions(max_cpus=2)).engine(Resume.ALL)
     engine.prepare()
     ledger("pause").send("pause")
     result: list[int] = []
@@ -255,19 +254,22 @@ def test_a_revived_engine_runs_only_what_a_view_queued(in_tmp: Path) -> None:
     Path("bad_seed_1").unlink()
     view = ledger("rv")
     view.send("rerun", "rv_s1")
-    assert revive(view.path)
+    assert SweepHandle([view.path]).revive()
     wait_for(lambda: ledger("rv").run("rv_s1").state == RunState.SUCCEEDED, what="the rerun")
     runs = {r.name: r for r in ledger("rv").runs()}
     assert (runs["rv_s0"].attempt, runs["rv_s1"].attempt) == (1, 2)
-    assert not revive(view.path)  # an engine runs (it lingers while this test process lives)
+    assert not SweepHandle(
+        [view.path]
+    ).revive()  # an engine runs (it lingers while this test process lives)
     view.send("stop_all")
     wait_for(lambda: not engine_alive(ledger("rv").meta()), what="the engine to end")
 
 
 def test_a_background_engine_imports_what_its_caller_can() -> None:
     plan = make_plan("bg", "work", {"seed": [0, 1], "secs": 0.05})  # engine_thunks: tests/ only
-    proc = launch_background([plan], RunOptions(max_cpus=2))
-    wait_for_engine(ledger_paths([plan]), proc)
+    handle, _ = start_background(from_plans([plan], RunOptions(max_cpus=2)))
+    proc = handle.process
+    assert proc is not None
     view = ledger("bg")
     wait_for(lambda: {r.state for r in view.runs()} == {RunState.SUCCEEDED}, what="both runs")
     view.send("stop_all")  # it lingers while this process lives
@@ -341,7 +343,7 @@ def test_two_grid_files_may_not_share_a_ledger(in_tmp: Path) -> None:
 
 
 def test_datestamped_runs_get_new_folders_unless_resumed(monkeypatch: pytest.MonkeyPatch) -> None:
-    import slc_tui.run_utils as ru
+    import slc_tui.experiment as ru
 
     stamps = iter(["2026-01-01_00-00-01", "2026-01-01_00-00-02", "2026-01-01_00-00-03"])
     now = {"t": ""}

@@ -12,7 +12,6 @@ import pytest
 from conftest import wait_gone
 from engine_helpers import THUNKS, cli, ledger, wait_for, write_grid
 
-from slc_tui.engine import ledger as L
 from slc_tui.states import RunState
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
@@ -70,7 +69,9 @@ def test_kill_9_of_the_engine_leaves_no_run_and_resume_reruns_the_lost(in_tmp: P
     Path("hang").touch()
     grid = write_grid(in_tmp / "g.toml", "k9", "hang_if_file", "seed = [0, 1, 2]", "num_cpu = 1")
     proc = _start(grid, "--max-cpus", "2")
-    wait_for(lambda: sum(r.state == RunState.RUNNING for r in ledger("k9").runs()) == 2, what="2 runs")
+    wait_for(
+        lambda: sum(r.state == RunState.RUNNING for r in ledger("k9").runs()) == 2, what="2 runs"
+    )
     running = [r for r in ledger("k9").runs() if r.state == RunState.RUNNING]
     pids = []
     for run in running:
@@ -92,7 +93,10 @@ def test_kill_9_of_the_engine_leaves_no_run_and_resume_reruns_the_lost(in_tmp: P
     assert done.returncode == 0, done.stdout
     runs = {r.name: r for r in ledger("k9").runs()}
     assert {r.state for r in runs.values()} == {RunState.SUCCEEDED}
-    assert [a["state"] for a in ledger("k9").attempts("k9_s0")] == [RunState.LOST, RunState.SUCCEEDED]
+    assert [a["state"] for a in ledger("k9").attempts("k9_s0")] == [
+        RunState.LOST,
+        RunState.SUCCEEDED,
+    ]
     assert runs["k9_s2"].attempt == 1
 
 

@@ -443,14 +443,22 @@ def test_importing_run_utils_stays_cheap() -> None:
 
 
 def test_resolve_num_cpu(monkeypatch: pytest.MonkeyPatch) -> None:
-    import psutil
+    """``"auto"`` is the physical cores inside the affinity, for call_experiment as for the
+    engine (one meaning, in slc_tui.cpus)."""
+    from slc_tui import cpus
 
     assert resolve_num_cpu(3) == 3
     assert resolve_num_cpu("auto") >= 1
-    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 8 if logical else None)
-    assert resolve_num_cpu("auto") == 8
-    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 4 if not logical else 8)
+    # 8 logical CPUs, two hyperthreads per core: 4 physical cores
+    monkeypatch.setattr(cpus, "_affinity", lambda: list(range(8)))
+    monkeypatch.setattr(cpus, "_physical_key", lambda cpu: ("0", str(cpu // 2)))
     assert resolve_num_cpu("auto") == 4
+    # taskset to CPUs 0-2: cores 0 and 1 only
+    monkeypatch.setattr(cpus, "_affinity", lambda: [0, 1, 2])
+    assert resolve_num_cpu("auto") == 2
+    # no topology to read: every CPU of the affinity
+    monkeypatch.setattr(cpus, "_physical_key", lambda cpu: None)
+    assert resolve_num_cpu("auto") == 3
     for bad in (0, -1, "many", 1.5, True, None):
         with pytest.raises(ValueError, match="positive integer or 'auto'"):
             resolve_num_cpu(bad)  # type: ignore[arg-type]

@@ -23,11 +23,11 @@ from slc_tui.engine import slurm_cli
 from slc_tui.engine.core import Engine
 from slc_tui.engine.executor import Exited
 from slc_tui.engine.slurm import SlurmError, SlurmExecutor
-from slc_tui.slurm_conf import SlurmConfigError, validate_slurm_table
 from slc_tui.options import RunOptions
 from slc_tui.payload import Payload, write_payload
 from slc_tui.plan import GridPlan, Run, plan_grid
 from slc_tui.run_utils import ExperimentGrid
+from slc_tui.slurm_conf import SlurmConfigError, validate_slurm_table
 from slc_tui.states import RunState
 
 THUNKS = """

@@ -23,7 +23,7 @@ from conftest import wait_gone
 from engine_helpers import ledger, wait_for, write_grid
 
 from slc_tui.engine import ledger as L
-from slc_tui.engine.core import engine_alive
+from slc_tui.engine.claim import engine_alive
 from slc_tui.states import RunState
 
 pytestmark = [

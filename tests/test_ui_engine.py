@@ -12,16 +12,17 @@ from engine_helpers import THUNKS, cli, wait_for, write_grid
 from ui_fixtures import until
 
 from slc_tui.engine import ledger as L
-from slc_tui.engine.api import launch_background, ledger_paths, wait_for_engine
-from slc_tui.engine.core import engine_alive
+from slc_tui.engine.claim import engine_alive
 from slc_tui.options import RunOptions
 from slc_tui.plan import plan_grid
 from slc_tui.run_utils import ExperimentGrid
+from slc_tui.states import RunState
+from slc_tui.sweep.lifecycle import start_background
+from slc_tui.sweep.prepare import from_plans
 from slc_tui.ui.app import SlcApp
 from slc_tui.ui.log_view import LogView
 from slc_tui.ui.quit_dialog import QuitDialog
 from slc_tui.ui.variant_tree import VariantTree
-from slc_tui.states import RunState
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("no_leftovers")]
 SIZE = (160, 48)
@@ -38,9 +39,9 @@ def start() -> Iterator[Callable[..., list[Path]]]:
             grid.add(key, vals)
         # A thunk by file path: the background engine's runs cannot import tests/ modules.
         plan = plan_grid(grid, f"{THUNKS}:{thunk}", data_dir="data", options=RunOptions())
-        proc = launch_background([plan], RunOptions(max_cpus=max_cpus))
-        paths = ledger_paths([plan])
-        wait_for_engine(paths, proc)
+        handle, _ = start_background(from_plans([plan], RunOptions(max_cpus=max_cpus)))
+        proc, paths = handle.process, handle.paths
+        assert proc is not None
         procs.append((proc, paths))
         return paths
 

@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 from ui_fixtures import NOW, T0, FakeEngine, clock, make_sweep
 
+from slc_tui.engine.claim import engine_alive
 from slc_tui.engine.ledger import Ledger
 from slc_tui.states import RunState
+from slc_tui.sweep.fmt import fmt_duration, fmt_num
+from slc_tui.sweep.state import SweepState
 from slc_tui.ui.commands import rerun_targets, stop_targets
 from slc_tui.ui.compare_table import compare_rows, export_csv
 from slc_tui.ui.curves import Series, curve, mean_curve, plot
 from slc_tui.ui.labels import run_label, summary_text
 from slc_tui.ui.log_view import clean
-from slc_tui.sweep.state import SweepState
-from slc_tui.sweep.fmt import fmt_duration, fmt_num
-from slc_tui.sweep.state import engine_alive
 from slc_tui.ui.run_details import flat_params
 
 
@@ -43,7 +43,12 @@ def test_poll_reads_all_then_only_changes(model: SweepState, ledger: Ledger) -> 
 
 def test_counts_cpus_elapsed_eta(model: SweepState) -> None:
     counts = model.counts()
-    assert (counts[RunState.SUCCEEDED], counts[RunState.FAILED], counts[RunState.RUNNING], counts["pending"]) == (2, 1, 1, 5)
+    assert (
+        counts[RunState.SUCCEEDED],
+        counts[RunState.FAILED],
+        counts[RunState.RUNNING],
+        counts["pending"],
+    ) == (2, 1, 1, 5)
     assert model.cpus() == (1, 2)
     assert model.elapsed() == pytest.approx(192.0)
     eta = model.eta()
@@ -87,7 +92,8 @@ def test_number_and_time_formats() -> None:
     assert fmt_num(1.5e7) == "1.50e+07"
     assert fmt_duration(192) == "03:12"
     assert fmt_duration(3725) == "1:02:05"
-    assert fmt_duration(None) == "--:--"
+    assert fmt_duration(None, unknown="--:--") == "--:--"
+    assert fmt_duration(None) == "-"
     assert flat_params({"a": {"b": 1}, "c": 2}) == [("a:b", 1), ("c", 2)]
 
 

@@ -127,7 +127,9 @@ async def test_curves_of_a_grid_are_one_seed_mean_per_variant(app: SlcApp) -> No
 
 async def test_compare_puts_variants_that_cannot_succeed_last(app: SlcApp, ledger: Ledger) -> None:
     for s in (0, 10, 20):  # pop64: every run failed part-way, with a high partial return
-        ledger.update(f"{GRID}_pop64_s{s}", state=RunState.FAILED, epoch=2, metrics={"AverageEpRet": 900.0})
+        ledger.update(
+            f"{GRID}_pop64_s{s}", state=RunState.FAILED, epoch=2, metrics={"AverageEpRet": 900.0}
+        )
     async with app.run_test(size=BIG) as pilot:
         await pilot.press("c")
         await until(pilot, lambda: isinstance(app.screen, CompareScreen))

@@ -9,8 +9,8 @@ from typing import Any
 from textual.pilot import Pilot
 
 from slc_tui.engine.ledger import Ledger, RunRecord, ledger_path
-from slc_tui.states import RunState
 from slc_tui.procid import engine_token
+from slc_tui.states import RunState
 
 T0 = 1_000_000.0
 """When the fake sweep started."""
@@ -148,13 +148,17 @@ class FakeEngine:
 
     def step(self) -> list[tuple[str, str | None]]:
         """Take pending commands and apply them; return them."""
-        taken = [(verb, target) for _, verb, target in self.ledger.take_commands()]
+        taken = [(cmd.verb, cmd.target) for cmd in self.ledger.take_commands()]
         for verb, target in taken:
             self.seen.append((verb, target))
             if verb == "stop" and target:
-                self.ledger.update(target, state=RunState.CANCELLED, ended=NOW, reason="stopped by user")
+                self.ledger.update(
+                    target, state=RunState.CANCELLED, ended=NOW, reason="stopped by user"
+                )
             elif verb == "rerun" and target:
-                self.ledger.update(target, state=RunState.PENDING, reason="", exit_code=None, ended=None)
+                self.ledger.update(
+                    target, state=RunState.PENDING, reason="", exit_code=None, ended=None
+                )
             elif verb in ("pause", "resume"):
                 self.ledger.set_meta(paused=verb == "pause")
             elif verb == "stop_all":

@@ -126,7 +126,7 @@ def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[Sweep
         raise SweepError(
             answer["error"], cli=answer.get("cli", ""), python=answer.get("python", "")
         )
-    return SweepHandle(sweep.ledger_paths), Started(answer.get("rerun_succeeded", {}))
+    return SweepHandle(sweep.ledger_paths, proc), Started(answer.get("rerun_succeeded", {}))
 
 
 def _read_answer(fd: int, timeout: float) -> dict[str, Any] | None:
@@ -172,9 +172,13 @@ def ledger_for(target: str | Path) -> Path:
 class SweepHandle:
     """A sweep found by its ledgers: read it, stop it, revive its engine."""
 
-    def __init__(self, paths: Sequence[Path]) -> None:
+    def __init__(
+        self, paths: Sequence[Path], process: subprocess.Popen[bytes] | None = None
+    ) -> None:
         self.paths = [Path(p) for p in paths]
         """One ledger per grid."""
+        self.process = process
+        """The background engine, when this process started it."""
 
     @classmethod
     def find(cls, target: str | Path) -> SweepHandle:
