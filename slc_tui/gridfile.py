@@ -14,7 +14,6 @@ Path rules:
 from __future__ import annotations
 
 import contextlib
-import math
 import os
 import sys
 from collections.abc import Iterable, Iterator
@@ -24,12 +23,18 @@ from typing import TYPE_CHECKING, Any
 
 from slc_tui.gridfile_lines import (
     GridFileError,
-    KeyPath,
     LineMap,
     Problems,
     check_keys,
-    closest,
-    syntax_location,
+    read_toml,
+)
+from slc_tui.gridfile_values import (
+    as_cpus,
+    as_flag,
+    as_number,
+    as_text,
+    param_list,
+    toml_repr,
 )
 from slc_tui.options import BACKENDS, RunOptions
 
@@ -41,16 +46,6 @@ __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 TABLES = ("grid", "params", "run", "slurm")
 GRID_KEYS = ("name", "thunk", "num_cpu", "data_dir", "datestamp")
 RUN_KEYS = ("max_cpus", "retries", "timeout", "fail_fast", "backend", "oversubscribe", "mpiexec")
-OPTION_KEYS = ("values", "shorthand", "in_name")
-RESERVED = {
-    "num_cpu": "it belongs in [grid] (MPI ranks per run)",
-    "data_dir": "it belongs in [grid]",
-    "datestamp": "it belongs in [grid]",
-    "thunk": "it belongs in [grid]",
-    "exp_name": "run names come from [grid] name and the parameters that vary",
-    "logger_kwargs": "each run gets its own, with its output_dir under [grid] data_dir",
-}
-"""Keys that ``[params]`` may not hold (nor start with), and where they belong instead."""
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
@@ -87,144 +82,6 @@ class GridSpec:
         )
 
 
-def _show(value: Any) -> str:
-    """``value`` as it looks in TOML (``"four"``, ``true``), for messages."""
-    import json
-
-    if isinstance(value, float) and not math.isfinite(value):
-        return str(value)
-    try:
-        return json.dumps(value)
-    except (TypeError, ValueError):
-        return repr(value)
-
-
-def _text(p: Problems, key: KeyPath, value: Any) -> str:
-    """A non-empty string."""
-    if not isinstance(value, str) or not value.strip():
-        raise p.error(key, f"{_show(value)} is not a non-empty string; write it in quotes")
-    return value
-
-
-def _flag(p: Problems, key: KeyPath, value: Any) -> bool:
-    """A boolean."""
-    if not isinstance(value, bool):
-        raise p.error(key, f"{_show(value)} is not a boolean; write true or false, without quotes")
-    return value
-
-
-def _cpus(p: Problems, key: KeyPath, value: Any) -> int | str:
-    """A CPU count: an int >= 1 or ``"auto"``."""
-    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
-        return value  # type: ignore[no-any-return]
-    raise p.error(key, f'{_show(value)} is not a CPU count; give a whole number >= 1 or "auto"')
-
-
-def _number(p: Problems, key: KeyPath, value: Any, integer: bool) -> float:
-    """A finite number >= 0 (an int when ``integer``)."""
-    kinds = (int,) if integer else (int, float)
-    if isinstance(value, kinds) and not isinstance(value, bool) and 0 <= value < float("inf"):
-        return value
-    want = "a whole number >= 0" if integer else "a number of seconds >= 0 (0 means no limit)"
-    raise p.error(key, f"{_show(value)} is not allowed here; give {want}")
-
-
-def _values(p: Problems, key: KeyPath, value: Any) -> Any:
-    """A parameter's values: an array is several values, anything else one value."""
-    if isinstance(value, list) and not value:
-        raise p.error(key, "an empty list of values; give at least one value")
-    if isinstance(value, dict):
-        raise p.error(key, "a table is not a value; write dict-valued parameters with 'a:b' keys")
-    return value
-
-
-def _option_form(p: Problems, key: KeyPath, table: dict[str, Any]) -> tuple[Any, str | None, bool]:
-    """The ``{ values = ..., shorthand = "...", in_name = bool }`` form of a parameter."""
-    for sub in table:
-        if sub in OPTION_KEYS:
-            continue
-        if "values" not in table:
-            raise p.error(
-                (*key, sub),
-                "a table under [params] is the option form { values = ..., shorthand = ..., "
-                f"in_name = ... }}, which has no key {sub!r}; write a dict-valued parameter as "
-                f'"{key[-1]}:{sub}" = ...',
-            )
-        near = closest(sub, OPTION_KEYS)
-        hint = f" (did you mean {near}?)" if near else ""
-        raise p.error(
-            (*key, sub), f"unknown key{hint}; an option table has values, shorthand, in_name"
-        )
-    if "values" not in table:
-        raise p.error(key, "the option table needs values = ... (one value or an array)")
-    shorthand = table.get("shorthand")
-    if shorthand is not None and not isinstance(shorthand, str):
-        raise p.error(
-            (*key, "shorthand"), f"{_show(shorthand)} is not a string; write it in quotes"
-        )
-    in_name = _flag(p, (*key, "in_name"), table.get("in_name", False))
-    return _values(p, (*key, "values"), table["values"]), shorthand, in_name
-
-
-def _params(p: Problems, params: dict[str, Any]) -> list[tuple[str, Any, str | None, bool]]:
-    """The ``[params]`` table as ``(key, values, shorthand, in_name)`` in file order."""
-    if not params:
-        raise p.error(("params",), "no parameters; give at least one, e.g. seed = [0, 10, 20]")
-    out: list[tuple[str, Any, str | None, bool]] = []
-    for key, value in params.items():
-        at = ("params", key)
-        head = key.split(":")[0]
-        if head in RESERVED:
-            raise p.error(at, f"{head} is not a parameter: {RESERVED[head]}")
-        if "" in key.split(":"):
-            raise p.error(at, "an empty part between ':'; a dict-valued parameter is \"a:b\" = ...")
-        for earlier, *_ in out:
-            if key.startswith(earlier + ":") or earlier.startswith(key + ":"):
-                both = min(key, earlier, key=len)
-                raise p.error(at, f"{earlier!r} and {key!r} both set {both!r}; keep only one")
-        if isinstance(value, dict):
-            out.append((key, *_option_form(p, at, value)))
-        else:
-            out.append((key, _values(p, at, value), None, False))
-    return out
-
-
-def _tomllib() -> Any:
-    """The TOML parser, imported only when a file is loaded (it costs about 28 ms)."""
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python < 3.11
-        import tomli as tomllib
-    return tomllib
-
-
-def _read(path: Path, shown: str) -> tuple[str, dict[str, Any]]:
-    """The text and the parsed document of a grid file."""
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise GridFileError(f"{shown}: no such grid file", path) from None
-    except IsADirectoryError:
-        raise GridFileError(f"{shown}: is a directory, not a grid file", path) from None
-    except OSError as exc:
-        raise GridFileError(f"{shown}: cannot read the grid file: {exc.strerror}", path) from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        bad = raw[: exc.start].count(b"\n") + 1
-        raise GridFileError(f"{shown}:{bad}: not UTF-8 text", path, line=bad) from None
-    tomllib = _tomllib()
-    try:
-        return text, tomllib.loads(text)  # type: ignore[no-any-return]
-    except tomllib.TOMLDecodeError as exc:
-        reason, line, col = syntax_location(str(exc), text)
-        if reason.startswith("Cannot overwrite a value"):
-            reason += " (a key is given twice)"
-        at = f":{line}" if line else ""
-        at += f":{col}" if line and col else ""
-        raise GridFileError(f"{shown}{at}: TOML syntax error: {reason}", path, line=line) from None
-
-
 @contextlib.contextmanager
 def _no_bytecode() -> Iterator[None]:
     """Import without writing ``__pycache__`` (loading a grid creates nothing on disk)."""
@@ -241,7 +98,7 @@ def _thunk(p: Problems, ref: Any, grid_dir: Path, check: bool) -> str:
     from slc_tui.thunks import ThunkError, is_file_ref, resolve
 
     key = ("grid", "thunk")
-    ref = _text(p, key, ref)
+    ref = as_text(p, key, ref)
     module, sep, attr = ref.rpartition(":")
     if not sep or not module or not attr:
         raise p.error(key, f"{ref!r} must look like 'module:function' or 'path/file.py:function'")
@@ -268,11 +125,11 @@ def _thunk(p: Problems, ref: Any, grid_dir: Path, check: bool) -> str:
 
 def _grid_name(p: Problems, value: Any) -> str:
     """``[grid] name``, which must be safe as a file name."""
-    name = _text(p, ("grid", "name"), value)
+    name = as_text(p, ("grid", "name"), value)
     if set(name) - _NAME_CHARS or name[0] in ".-" or len(name) > 200:
         raise p.error(
             ("grid", "name"),
-            f"{_show(name)} cannot serve as a file name; use letters, digits, '_', '-' and '.' "
+            f"{toml_repr(name)} cannot serve as a file name; use letters, digits, '_', '-' and '.' "
             "(not first), at most 200 characters",
         )
     return name
@@ -302,21 +159,21 @@ def _run_options(p: Problems, run: dict[str, Any], slurm: dict[str, Any]) -> Run
     for key, value in run.items():
         at = ("run", key)
         if key == "max_cpus":
-            kw[key] = _cpus(p, at, value)
+            kw[key] = as_cpus(p, at, value)
         elif key == "retries":
-            kw[key] = int(_number(p, at, value, integer=True))
+            kw[key] = int(as_number(p, at, value, integer=True))
         elif key == "timeout":
-            kw[key] = _number(p, at, value, integer=False)
+            kw[key] = as_number(p, at, value, integer=False)
         elif key == "backend":
             if value not in BACKENDS:
                 raise p.error(
-                    at, f"{_show(value)} is not a backend; use one of {', '.join(BACKENDS)}"
+                    at, f"{toml_repr(value)} is not a backend; use one of {', '.join(BACKENDS)}"
                 )
             kw[key] = value
         elif key == "mpiexec":
-            kw[key] = _text(p, at, value)
+            kw[key] = as_text(p, at, value)
         else:
-            kw[key] = _flag(p, at, value)
+            kw[key] = as_flag(p, at, value)
     return RunOptions(**kw)
 
 
@@ -346,7 +203,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
 
     shown = str(path)
     abs_path = Path(os.path.abspath(os.path.expanduser(path)))
-    text, doc = _read(abs_path, shown)
+    text, doc = read_toml(abs_path, shown)
     lines = LineMap(text)
     p = Problems(abs_path, shown, lines)
     check_keys(p, (), doc, TABLES, {k: "grid" for k in GRID_KEYS} | {k: "run" for k in RUN_KEYS})
@@ -360,12 +217,12 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
             raise p.error(("grid",), f"the key {required} is missing; {required} = ... is required")
     name = _grid_name(p, grid_t["name"])
     thunk = _thunk(p, grid_t["thunk"], abs_path.parent, check_thunk)
-    num_cpu = _cpus(p, ("grid", "num_cpu"), grid_t.get("num_cpu", 1))
-    data_dir = _text(p, ("grid", "data_dir"), grid_t.get("data_dir", "data"))
-    datestamp = _flag(p, ("grid", "datestamp"), grid_t.get("datestamp", False))
+    num_cpu = as_cpus(p, ("grid", "num_cpu"), grid_t.get("num_cpu", 1))
+    data_dir = as_text(p, ("grid", "data_dir"), grid_t.get("data_dir", "data"))
+    datestamp = as_flag(p, ("grid", "datestamp"), grid_t.get("datestamp", False))
     options = _run_options(p, run_t, slurm_t)
     grid = ExperimentGrid(name)
-    for key, vals, shorthand, in_name in _params(p, params_t):
+    for key, vals, shorthand, in_name in param_list(p, params_t):
         try:
             grid.add(key, vals, shorthand=shorthand, in_name=in_name)
         except (TypeError, ValueError) as exc:
@@ -402,7 +259,7 @@ def load_grids(paths: Iterable[str | Path], *, check_thunk: bool = True) -> list
             if other.name == spec.name and other.data_dir == spec.data_dir:
                 raise spec.error(
                     "grid.name",
-                    f"{_show(spec.name)} is also the name of {other.shown_path} with the same "
+                    f"{toml_repr(spec.name)} is also the name of {other.shown_path} with the same "
                     f"data_dir {spec.data_dir}; give one of them another name or data_dir, "
                     "so that their ledgers and run folders stay apart",
                 )

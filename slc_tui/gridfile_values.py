@@ -1,0 +1,126 @@
+"""The values of a grid file: each key's type checked, each problem a ``GridFileError``.
+
+Pure functions over parsed TOML; :mod:`slc_tui.gridfile` calls them table by table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from slc_tui.gridfile_lines import KeyPath, Problems, closest
+
+OPTION_KEYS = ("values", "shorthand", "in_name")
+RESERVED = {
+    "num_cpu": "it belongs in [grid] (MPI ranks per run)",
+    "data_dir": "it belongs in [grid]",
+    "datestamp": "it belongs in [grid]",
+    "thunk": "it belongs in [grid]",
+    "exp_name": "run names come from [grid] name and the parameters that vary",
+    "logger_kwargs": "each run gets its own, with its output_dir under [grid] data_dir",
+}
+"""Keys that ``[params]`` may not hold (nor start with), and where they belong instead."""
+
+
+def toml_repr(value: Any) -> str:
+    """``value`` as it looks in TOML (``"four"``, ``true``), for messages."""
+    import json
+
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    try:
+        return json.dumps(value)
+    except (TypeError, ValueError):
+        return repr(value)
+
+
+def as_text(p: Problems, key: KeyPath, value: Any) -> str:
+    """A non-empty string."""
+    if not isinstance(value, str) or not value.strip():
+        raise p.error(key, f"{toml_repr(value)} is not a non-empty string; write it in quotes")
+    return value
+
+
+def as_flag(p: Problems, key: KeyPath, value: Any) -> bool:
+    """A boolean."""
+    if not isinstance(value, bool):
+        raise p.error(
+            key, f"{toml_repr(value)} is not a boolean; write true or false, without quotes"
+        )
+    return value
+
+
+def as_cpus(p: Problems, key: KeyPath, value: Any) -> int | str:
+    """A CPU count: an int >= 1 or ``"auto"``."""
+    if value == "auto" or (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+        return value  # type: ignore[no-any-return]
+    raise p.error(key, f'{toml_repr(value)} is not a CPU count; give a whole number >= 1 or "auto"')
+
+
+def as_number(p: Problems, key: KeyPath, value: Any, integer: bool) -> float:
+    """A finite number >= 0 (an int when ``integer``)."""
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, kinds) and not isinstance(value, bool) and 0 <= value < float("inf"):
+        return value
+    want = "a whole number >= 0" if integer else "a number of seconds >= 0 (0 means no limit)"
+    raise p.error(key, f"{toml_repr(value)} is not allowed here; give {want}")
+
+
+def as_values(p: Problems, key: KeyPath, value: Any) -> Any:
+    """A parameter's values: an array is several values, anything else one value."""
+    if isinstance(value, list) and not value:
+        raise p.error(key, "an empty list of values; give at least one value")
+    if isinstance(value, dict):
+        raise p.error(key, "a table is not a value; write dict-valued parameters with 'a:b' keys")
+    return value
+
+
+def option_form(p: Problems, key: KeyPath, table: dict[str, Any]) -> tuple[Any, str | None, bool]:
+    """The ``{ values = ..., shorthand = "...", in_name = bool }`` form of a parameter."""
+    for sub in table:
+        if sub in OPTION_KEYS:
+            continue
+        if "values" not in table:
+            raise p.error(
+                (*key, sub),
+                "a table under [params] is the option form { values = ..., shorthand = ..., "
+                f"in_name = ... }}, which has no key {sub!r}; write a dict-valued parameter as "
+                f'"{key[-1]}:{sub}" = ...',
+            )
+        near = closest(sub, OPTION_KEYS)
+        hint = f" (did you mean {near}?)" if near else ""
+        raise p.error(
+            (*key, sub), f"unknown key{hint}; an option table has values, shorthand, in_name"
+        )
+    if "values" not in table:
+        raise p.error(key, "the option table needs values = ... (one value or an array)")
+    shorthand = table.get("shorthand")
+    if shorthand is not None and not isinstance(shorthand, str):
+        raise p.error(
+            (*key, "shorthand"), f"{toml_repr(shorthand)} is not a string; write it in quotes"
+        )
+    in_name = as_flag(p, (*key, "in_name"), table.get("in_name", False))
+    return as_values(p, (*key, "values"), table["values"]), shorthand, in_name
+
+
+def param_list(p: Problems, params: dict[str, Any]) -> list[tuple[str, Any, str | None, bool]]:
+    """The ``[params]`` table as ``(key, values, shorthand, in_name)`` in file order."""
+    if not params:
+        raise p.error(("params",), "no parameters; give at least one, e.g. seed = [0, 10, 20]")
+    out: list[tuple[str, Any, str | None, bool]] = []
+    for key, value in params.items():
+        at = ("params", key)
+        head = key.split(":")[0]
+        if head in RESERVED:
+            raise p.error(at, f"{head} is not a parameter: {RESERVED[head]}")
+        if "" in key.split(":"):
+            raise p.error(at, "an empty part between ':'; a dict-valued parameter is \"a:b\" = ...")
+        for earlier, *_ in out:
+            if key.startswith(earlier + ":") or earlier.startswith(key + ":"):
+                both = min(key, earlier, key=len)
+                raise p.error(at, f"{earlier!r} and {key!r} both set {both!r}; keep only one")
+        if isinstance(value, dict):
+            out.append((key, *option_form(p, at, value)))
+        else:
+            out.append((key, as_values(p, at, value), None, False))
+    return out
