@@ -7,32 +7,29 @@ ledger as it happens.
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import signal
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from contextlib import suppress
-from pathlib import Path
 from typing import Any
 
 from slc_tui.engine import ledger as L
+from slc_tui.engine.book import Book, Live
 from slc_tui.engine.claim import claim
-from slc_tui.engine.events import Event, Listener
+from slc_tui.engine.commands import Commands, stop_reason
+from slc_tui.engine.events import Listener
 from slc_tui.engine.executor import Executor, Exited
-from slc_tui.engine.ledger import Command, Ledger, RunRecord
-from slc_tui.engine.progress import ProgressTail, epoch_of
-from slc_tui.engine.reasons import failure_reason, log_reason, read_tail, signal_name
+from slc_tui.engine.ledger import Ledger, RunRecord
+from slc_tui.engine.reasons import explain_failure, read_tail
 from slc_tui.engine.reconcile import FRESH, reconcile
-from slc_tui.engine.rundir import keep_earlier_attempt, log_path
+from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt
 from slc_tui.engine.slots import Slots
 from slc_tui.engine.wakeup import Wakeup
 from slc_tui.errors import SweepError
-from slc_tui.payload import Payload, write_payload
 from slc_tui.plan import GridPlan, Run
 from slc_tui.procid import engine_token
-from slc_tui.states import FINISHED, EngineStatus, EventKind, Resume, RunState, Verb, exit_status
+from slc_tui.states import EngineStatus, EventKind, Resume, RunState, exit_status
 
 TICK = 0.25
 """Longest sleep of the loop, in seconds."""
@@ -41,15 +38,9 @@ PROGRESS_EVERY = 1.0
 STOP_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL when a run is stopped."""
 INTERRUPTED = 130
-STOP_ALL = -1
-"""The value of ``_interrupt`` when a view asked to stop the sweep (no signal)."""
 
 
-class EngineError(SweepError):
-    """The engine cannot go on as asked (a cluster job it cannot follow again, say)."""
-
-
-class Engine:
+class Engine(Commands):
     """Runs the plans of one or more grids; :meth:`run` returns the sweep's exit status."""
 
     def __init__(
@@ -70,17 +61,19 @@ class Engine:
         self.fail_fast = fail_fast
         self.resume = Resume.of(resume)
         """Which runs of an earlier sweep of these grids run again."""
-        self.listeners = list(listeners)
+        self.book = Book(listeners)
+        """The runs' records and ledgers; every change goes through it."""
+        self.records = self.book.records
+        """Every run of the sweep, by name, as last written."""
+        self.ledgers = self.book.ledgers
+        """One ledger per grid, by grid name."""
         self.linger = linger
         """Callable returning True while the engine should stay up after the last run."""
         self.runs: dict[str, Run] = {run.name: run for plan in self.plans for run in plan.runs}
-        self.records: dict[str, RunRecord] = {}
-        self.ledgers: dict[str, Ledger] = {}
         self._data_dir = {plan.name: plan.data_dir for plan in self.plans}
-        self._cores: dict[str, list[int]] = {}
-        self._deadline: dict[str, float] = {}
-        self._stopping: dict[str, tuple[str, str]] = {}
-        self._tails: dict[str, ProgressTail] = {}
+        self.live: dict[str, Live] = {}
+        """What the engine follows of each run it started: cores, progress, deadline."""
+        self._stopping: dict[str, tuple[RunState, str]] = {}
         self._paused = False
         self._closing = False
         self._tries: Counter[str] = Counter()
@@ -114,16 +107,13 @@ class Engine:
         try:
             adopted = self.executor.adopt(run, str(old.job_id))
         except Exception as exc:
-            raise EngineError(
+            raise SweepError(
                 f"cannot re-attach to job {old.job_id} of run {run.name!r}: {exc}"
             ) from exc
         if not adopted:
             return False
-        self._cores[run.name] = self.slots.take(run.num_cpu) or []
-        self._tails[run.name] = ProgressTail(run.output_dir)
-        if run.options.timeout:
-            spent = time.time() - (old.started or time.time())
-            self._deadline[run.name] = time.monotonic() + run.options.timeout - spent
+        spent = time.time() - (old.started or time.time())
+        self.live[run.name] = Live.of(run, self.slots.take(run.num_cpu) or [], spent)
         return True
 
     # -- the loop ----------------------------------------------------------------------------
@@ -139,7 +129,7 @@ class Engine:
                     self._take_queue_states()
                     self._check_timeouts()
                     if self._interrupt is not None:
-                        self._stop_everything(_stop_reason(self._interrupt))
+                        self._stop_everything(stop_reason(self._interrupt))
                         break
                     self._start_ready()
                     self._poll_progress()
@@ -161,19 +151,18 @@ class Engine:
         """Whether the loop has nothing left to do (a question only: it changes nothing)."""
         if self._active():
             return False
-        pending = any(r.state == RunState.PENDING for r in self.records.values())
+        pending = self.book.in_state(RunState.PENDING)
         return not pending or (self._tripped and not self._paused)
 
     def _cancel_tripped(self) -> None:
         """After a fail-fast trip with nothing running, the runs not started are cancelled."""
         if not self._tripped or self._paused or self._active():
             return
-        for r in list(self.records.values()):
-            if r.state == RunState.PENDING:
-                self._set(r.name, state=RunState.CANCELLED, reason="not started: fail-fast")
+        for name in self.book.in_state(RunState.PENDING):
+            self.book.set(name, state=RunState.CANCELLED, reason="not started: fail-fast")
 
     def _active(self) -> bool:
-        return any(r.state == RunState.RUNNING for r in self.records.values())
+        return bool(self.book.in_state(RunState.RUNNING))
 
     def _status(self) -> int:
         if self._interrupt is not None:
@@ -182,11 +171,9 @@ class Engine:
 
     def _close(self) -> None:
         status = EngineStatus.STOPPED if self._interrupt is not None else EngineStatus.FINISHED
-        for ledger in self.ledgers.values():
-            ledger.set_meta(status=status, ended=time.time())
-        self._emit(Event(EventKind.DONE))
-        for ledger in self.ledgers.values():
-            ledger.close()
+        self.book.set_meta(status=status, ended=time.time())
+        self.book.emit(EventKind.DONE)
+        self.book.close()
 
     # -- starting ----------------------------------------------------------------------------
     def _start_ready(self) -> None:
@@ -207,32 +194,21 @@ class Engine:
 
     def _start(self, run: Run, record: RunRecord, cores: list[int]) -> None:
         attempt = record.attempt + 1
-        payload = self._payload_path(run)
+        payload = payload_path(self._data_dir[run.grid], run)
         try:
-            os.makedirs(run.output_dir, exist_ok=True)
-            keep_earlier_attempt(run.output_dir, attempt)
-            write_payload(payload, Payload(run.thunk, run.kwargs))
+            prepare_attempt(run, attempt, payload)
             launched = self.executor.start(run, payload, attempt, cores)
         except Exception as exc:
             self.slots.give(cores)
-            self._set(run.name, state=RunState.RUNNING, attempt=attempt, started=time.time())
+            self.book.set(run.name, state=RunState.RUNNING, attempt=attempt, started=time.time())
             self._finish(run.name, RunState.FAILED, f"could not start: {exc}", None, None)
             return
-        self._cores[run.name] = cores
-        self._tails[run.name] = ProgressTail(run.output_dir)
-        if run.options.timeout:
-            self._deadline[run.name] = time.monotonic() + run.options.timeout
-        self._set(
-            run.name, state=RunState.RUNNING, attempt=attempt, pid=launched.pid,
-            job_id=launched.job_id, command=launched.command,
-            cores=",".join(map(str, cores)), started=time.time(), ended=None,
-            exit_code=None, signal=None, reason="", tail="", epoch=None, metrics={},
-            queue_state="",
-        )  # fmt: skip
-        self._emit(Event(EventKind.STARTED, self.records[run.name]))
-
-    def _payload_path(self, run: Run) -> Path:
-        return L.state_dir(self._data_dir[run.grid]) / run.grid / "payloads" / f"{run.name}.pkl"
+        self.live[run.name] = Live.of(run, cores)
+        cores_text = ",".join(map(str, cores))
+        self.book.set(run.name, **{**FRESH, "state": RunState.RUNNING, "attempt": attempt,
+                      "pid": launched.pid, "job_id": launched.job_id, "cores": cores_text,
+                      "command": launched.command, "started": time.time()})  # fmt: skip
+        self.book.emit(EventKind.STARTED, run.name)
 
     # -- ending ------------------------------------------------------------------------------
     def _reap(self, ended: list[Exited]) -> None:
@@ -240,14 +216,7 @@ class Engine:
             if ex.name not in self.runs:
                 continue
             forced = self._stopping.pop(ex.name, None)
-            if forced:
-                state, reason = forced
-            elif ex.exit_code == 0:
-                state, reason = RunState.SUCCEEDED, ""
-            elif ex.stopped:  # cancelled outside slc-tui (scancel)
-                state, reason = RunState.CANCELLED, ex.reason or "cancelled"
-            else:
-                state, reason = RunState.FAILED, ex.reason
+            state, reason = forced or ex.outcome()
             self._finish(ex.name, state, reason, ex.exit_code, ex.signal, explain=not forced)
 
     def _finish(
@@ -262,46 +231,42 @@ class Engine:
     ) -> None:
         """Record the end of a run; ``explain`` adds the reason read from its log."""
         run = self.runs[name]
-        self.slots.give(self._cores.pop(name, []))
-        self._deadline.pop(name, None)
         self._read_progress(name)
-        self._tails.pop(name, None)
+        live = self.live.pop(name, None)
+        self.slots.give(live.cores if live else [])
         tail = read_tail(log_path(run.output_dir))
         if state == RunState.FAILED and explain:
-            # The backend's reason (Slurm's TIMEOUT...) first, then what the log adds to it.
-            found = log_reason(tail) if reason else failure_reason(tail, code, sig)
-            if found and found != reason:
-                reason = f"{reason}: {found}" if reason else found
-        self._set(
+            reason = explain_failure(reason, tail, code, sig)
+        self.book.set(
             name, state=state, reason=reason, exit_code=code, signal=sig,
             ended=time.time(), tail=tail if state != RunState.SUCCEEDED else tail[-2000:],
         )  # fmt: skip
         record = self.records[name]
         self.ledgers[record.grid].record_attempt(record)
         with suppress(OSError):
-            self._payload_path(run).unlink()
-        self._emit(Event(EventKind.FINISHED, record))
+            payload_path(self._data_dir[run.grid], run).unlink()
+        self.book.emit(EventKind.FINISHED, name)
         self._tries[name] += 1
         if state == RunState.FAILED and self._tries[name] <= run.options.retries:
-            self._set(name, state=RunState.PENDING)  # the failed attempt shows until the next
-            self._emit(Event(EventKind.RETRY, self.records[name], f"attempt {record.attempt + 1}"))
+            self.book.set(name, state=RunState.PENDING)  # the failed attempt shows until the next
+            self.book.emit(EventKind.RETRY, name, f"attempt {record.attempt + 1}")
         elif state in (RunState.FAILED, RunState.LOST) and self.fail_fast and not self._tripped:
             self._tripped = True
 
     def _check_timeouts(self) -> None:
         now = time.monotonic()
-        for name, deadline in list(self._deadline.items()):
-            if now >= deadline:
-                del self._deadline[name]
+        for name, live in self.live.items():
+            if live.deadline is not None and now >= live.deadline:
+                live.deadline = None
                 limit = self.runs[name].options.timeout
                 self._stop(name, RunState.FAILED, f"timed out after {limit:g} s")
 
-    def _stop(self, name: str, state: str, reason: str) -> None:
+    def _stop(self, name: str, state: RunState, reason: str) -> None:
         if self.records[name].state != RunState.RUNNING or name in self._stopping:
             return
         self._stopping[name] = (state, reason)
         self.executor.stop(name, STOP_GRACE)
-        self._emit(Event(EventKind.STOPPING, self.records[name], reason))
+        self.book.emit(EventKind.STOPPING, name, reason)
 
     def _stop_everything(self, reason: str) -> None:
         for name, record in self.records.items():
@@ -316,52 +281,7 @@ class Engine:
         for name, word in self.executor.take_queue_states().items():
             record = self.records.get(name)
             if record is not None and record.queue_state != word:
-                self._set(name, queue_state=word)
-
-    # -- commands ----------------------------------------------------------------------------
-    def _take_commands(self) -> None:
-        for ledger in self.ledgers.values():
-            for cmd in ledger.take_commands():
-                self.command(cmd)
-
-    def command(self, cmd: Command) -> None:
-        """Obey one command of a view."""
-        record = self.records.get(cmd.target or "")
-        handlers: dict[Verb, Callable[[RunRecord | None], None]] = {
-            Verb.STOP: self._on_stop,
-            Verb.RERUN: self._on_rerun,
-            Verb.PAUSE: lambda _: self._set_paused(True),
-            Verb.RESUME: lambda _: self._set_paused(False),
-            Verb.STOP_ALL: lambda _: self._on_stop_all(),
-        }
-        handlers[cmd.verb](record)
-
-    def _on_stop(self, record: RunRecord | None) -> None:
-        if record is None:
-            return
-        if record.state == RunState.RUNNING:
-            self._stop(record.name, RunState.CANCELLED, "stopped by the user")
-        elif record.state == RunState.PENDING:
-            self._set(record.name, state=RunState.CANCELLED, reason="stopped by the user")
-            self._emit(Event(EventKind.FINISHED, self.records[record.name]))
-
-    def _on_rerun(self, record: RunRecord | None) -> None:
-        if record is None or record.state not in FINISHED:
-            return
-        self._set(record.name, state=RunState.PENDING, **FRESH)
-        self._tries[record.name] = 0
-        self._tripped = False
-
-    def _set_paused(self, paused: bool) -> None:
-        self._paused = paused
-        for ledger in self.ledgers.values():
-            ledger.set_meta(paused=paused)
-        self._emit(Event(EventKind.PAUSED if paused else EventKind.RESUMED))
-
-    def _on_stop_all(self) -> None:
-        if self._active() or any(r.state == RunState.PENDING for r in self.records.values()):
-            self._interrupt = self._interrupt or STOP_ALL
-        self._closing = True  # a lingering engine with nothing to do just ends
+                self.book.set(name, queue_state=word)
 
     # -- progress ----------------------------------------------------------------------------
     def _poll_progress(self) -> None:
@@ -369,31 +289,12 @@ class Engine:
         if now < self._next_progress:
             return
         self._next_progress = now + PROGRESS_EVERY
-        for name in list(self._tails):
+        for name in list(self.live):
             self._read_progress(name)
 
     def _read_progress(self, name: str) -> None:
-        tail = self._tails.get(name)
-        row = tail.poll() if tail else None
-        if tail is None or row is None:
-            return
-        metrics = {k: v for k, v in row.items() if isinstance(v, float)}
-        self._set(name, epoch=epoch_of(row, tail.rows), metrics=metrics)
-        self._emit(Event(EventKind.PROGRESS, self.records[name]))
-
-    # -- plumbing ----------------------------------------------------------------------------
-    def _set(self, name: str, **values: Any) -> None:
-        record = self.records[name]
-        self.ledgers[record.grid].update(name, **values)
-        self.records[name] = dataclasses.replace(record, **values)
-
-    def _emit(self, event: Event) -> None:
-        for listener in self.listeners:
-            listener(event)
-
-
-def _stop_reason(sig: int) -> str:
-    """Why runs were cancelled: ``interrupted (SIGTERM)``, or a view's stop command."""
-    if sig == STOP_ALL:
-        return "stopped by the user"
-    return f"interrupted ({signal_name(sig)})"
+        live = self.live.get(name)
+        latest = live.tail.latest() if live else None
+        if latest is not None:
+            self.book.set(name, epoch=latest[0], metrics=latest[1])
+            self.book.emit(EventKind.PROGRESS, name)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Protocol
 
 from slc_tui.plan import Run
+from slc_tui.states import RunState
 
 
 @dataclass
@@ -34,6 +35,14 @@ class Exited:
     """The backend's own reason (``TIMEOUT``, ``OUT_OF_MEMORY``...); the engine adds the log's."""
     stopped: bool = False
     """True when the engine asked for the stop (a cancel, a timeout)."""
+
+    def outcome(self) -> tuple[RunState, str]:
+        """The run's state and reason when the engine did not stop it itself."""
+        if self.exit_code == 0:
+            return RunState.SUCCEEDED, ""
+        if self.stopped:  # cancelled outside slc-tui (scancel)
+            return RunState.CANCELLED, self.reason or "cancelled"
+        return RunState.FAILED, self.reason
 
 
 class Executor(Protocol):

@@ -17,31 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slc_tui.engine.schema import SCHEMA
 from slc_tui.states import RunState, Verb
 
 STATE_DIR = ".slc-tui"
 """Folder inside a grid's data directory that holds ledgers and payloads."""
-
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
-CREATE TABLE IF NOT EXISTS runs (
-    name TEXT PRIMARY KEY, idx INTEGER, grid TEXT, variant TEXT, seed TEXT,
-    params TEXT, output_dir TEXT, num_cpu INTEGER, state TEXT, attempt INTEGER DEFAULT 0,
-    pid INTEGER, cores TEXT DEFAULT '', job_id TEXT, command TEXT DEFAULT '',
-    started REAL, ended REAL, exit_code INTEGER, signal INTEGER, reason TEXT DEFAULT '',
-    tail TEXT DEFAULT '', epoch INTEGER, metrics TEXT DEFAULT '{}', rev INTEGER DEFAULT 0,
-    queue_state TEXT DEFAULT ''
-);
-CREATE INDEX IF NOT EXISTS runs_rev ON runs (rev);
-CREATE TABLE IF NOT EXISTS attempts (
-    name TEXT, attempt INTEGER, state TEXT, pid INTEGER, job_id TEXT, started REAL,
-    ended REAL, exit_code INTEGER, signal INTEGER, reason TEXT, tail TEXT,
-    PRIMARY KEY (name, attempt)
-);
-CREATE TABLE IF NOT EXISTS commands (
-    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL, verb TEXT, target TEXT, done REAL
-);
-"""
 
 
 def state_dir(data_dir: str | os.PathLike[str]) -> Path:
@@ -142,14 +122,14 @@ class Ledger:
         if not path.exists():
             tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             conn = cls._connect(tmp)
-            conn.executescript(_SCHEMA)
+            conn.executescript(SCHEMA)
             conn.close()
             with suppress(OSError):
                 os.chmod(tmp, 0o600)
             os.replace(tmp, path)
         conn = cls._connect(path)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(_SCHEMA)
+        conn.executescript(SCHEMA)
         return cls(path, conn)
 
     @classmethod

@@ -117,3 +117,10 @@ class ProgressTail:
             self.rows += 1
             latest = {c: _parse(v) for c, v in zip(self.columns, cells)}
         return latest
+
+    def latest(self) -> tuple[int, dict[str, float]] | None:
+        """The epoch and the numeric metrics of the newest row, when rows were appended."""
+        row = self.poll()
+        if row is None:
+            return None
+        return epoch_of(row, self.rows), {k: v for k, v in row.items() if isinstance(v, float)}

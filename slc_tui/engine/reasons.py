@@ -66,3 +66,11 @@ def failure_reason(tail: str, exit_code: int | None, sig: int | None) -> str:
         if match:
             return f"an MPI rank was killed by {signal_name(int(match.group(1)))}"
     return f"exit code {exit_code}"
+
+
+def explain_failure(reason: str, tail: str, code: int | None, sig: int | None) -> str:
+    """A failed run's reason: the backend's (Slurm's TIMEOUT...) first, then what its log adds."""
+    found = log_reason(tail) if reason else failure_reason(tail, code, sig)
+    if found and found != reason:
+        return f"{reason}: {found}" if reason else found
+    return reason

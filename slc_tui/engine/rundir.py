@@ -1,11 +1,14 @@
-"""A run's output directory: where its log is, and how an earlier attempt's files are kept."""
+"""A run's files: its output directory and log, an earlier attempt's files, its payload."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
 
+from slc_tui.engine.ledger import state_dir
 from slc_tui.engine.progress import PROGRESS_FILES
+from slc_tui.payload import Payload, write_payload
+from slc_tui.plan import Run
 
 OUTPUT_LOG = "output.log"
 """The file, in a run's output directory, that holds its stdout and stderr in order."""
@@ -29,3 +32,15 @@ def keep_earlier_attempt(output_dir: str | os.PathLike[str], attempt: int) -> No
         if path.exists():
             stem, dot, ext = name.partition(".")
             path.replace(folder / f"{stem}.{attempt - 1}{dot}{ext}")
+
+
+def payload_path(data_dir: str, run: Run) -> Path:
+    """Where the payload of ``run`` (its thunk and kwargs) is written for its process."""
+    return state_dir(data_dir) / run.grid / "payloads" / f"{run.name}.pkl"
+
+
+def prepare_attempt(run: Run, attempt: int, payload: Path) -> None:
+    """Make the run's folder, keep an earlier attempt's files, write the payload."""
+    os.makedirs(run.output_dir, exist_ok=True)
+    keep_earlier_attempt(run.output_dir, attempt)
+    write_payload(payload, Payload(run.thunk, run.kwargs))

@@ -1,0 +1,25 @@
+"""The ledger's tables (SQLite): meta, runs, attempts, commands.
+
+``CREATE ... IF NOT EXISTS`` throughout, so that opening an older ledger adds what it lacks.
+"""
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS runs (
+    name TEXT PRIMARY KEY, idx INTEGER, grid TEXT, variant TEXT, seed TEXT,
+    params TEXT, output_dir TEXT, num_cpu INTEGER, state TEXT, attempt INTEGER DEFAULT 0,
+    pid INTEGER, cores TEXT DEFAULT '', job_id TEXT, command TEXT DEFAULT '',
+    started REAL, ended REAL, exit_code INTEGER, signal INTEGER, reason TEXT DEFAULT '',
+    tail TEXT DEFAULT '', epoch INTEGER, metrics TEXT DEFAULT '{}', rev INTEGER DEFAULT 0,
+    queue_state TEXT DEFAULT ''
+);
+CREATE INDEX IF NOT EXISTS runs_rev ON runs (rev);
+CREATE TABLE IF NOT EXISTS attempts (
+    name TEXT, attempt INTEGER, state TEXT, pid INTEGER, job_id TEXT, started REAL,
+    ended REAL, exit_code INTEGER, signal INTEGER, reason TEXT, tail TEXT,
+    PRIMARY KEY (name, attempt)
+);
+CREATE TABLE IF NOT EXISTS commands (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, ts REAL, verb TEXT, target TEXT, done REAL
+);
+"""
