@@ -8,18 +8,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from slc_tui.experiment import RESERVED_KEYS
 from slc_tui.gridfile_lines import KeyPath, Problems, closest
 
 OPTION_KEYS = ("values", "shorthand", "in_name")
-RESERVED = {
+_NOT_HERE = {
     "num_cpu": "it belongs in [grid] (MPI ranks per run)",
-    "data_dir": "it belongs in [grid]",
-    "datestamp": "it belongs in [grid]",
-    "thunk": "it belongs in [grid]",
     "exp_name": "run names come from [grid] name and the parameters that vary",
     "logger_kwargs": "each run gets its own, with its output_dir under [grid] data_dir",
 }
-"""Keys that ``[params]`` may not hold (nor start with), and where they belong instead."""
+RESERVED = {k: _NOT_HERE.get(k, "it belongs in [grid]") for k in RESERVED_KEYS | {"logger_kwargs"}}
+"""Keys that ``[params]`` may not hold (nor start with), and where they belong instead: the
+reserved keys of ``call_experiment`` and, in a grid file, ``logger_kwargs``."""
 
 
 def toml_repr(value: Any) -> str:
