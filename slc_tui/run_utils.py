@@ -102,8 +102,8 @@ def _run_grid(
         opts = RunOptions().override(**options)
     except SlcError as exc:
         raise TypeError(f"ExperimentGrid.run() got {exc}") from None
-    sweep = prepare.from_grid(grid, thunk, num_cpu=num_cpu, data_dir=data_dir,
-                              datestamp=datestamp, options=opts)  # fmt: skip
+    sweep = prepare.from_grid(grid, thunk, opts, num_cpu=num_cpu, data_dir=data_dir,
+                              datestamp=datestamp)  # fmt: skip
     grid.print()
     if ui:
         from slc_tui.ui.app import run_dashboard

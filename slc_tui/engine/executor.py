@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from slc_tui.plan import Run
 from slc_tui.states import RunState
@@ -78,3 +79,17 @@ class Executor(Protocol):
     def take_queue_states(self) -> dict[str, str]:
         """The cluster's word for each run whose job changed (``PENDING (Priority)``...)."""
         ...
+
+
+def drain(
+    poll: Callable[[], list[Exited]], busy: Callable[[], bool], seconds: float, every: float
+) -> list[Exited]:
+    """Poll a backend that is stopping its runs until none is left or ``seconds`` passed;
+    return every end seen (for a backend's ``shutdown``)."""
+    ended: list[Exited] = []
+    deadline = time.monotonic() + seconds
+    while busy() and time.monotonic() < deadline:
+        ended += poll()
+        if busy():
+            time.sleep(every)
+    return ended

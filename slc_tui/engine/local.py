@@ -15,7 +15,7 @@ from typing import IO
 import psutil
 
 from slc_tui.engine import procs
-from slc_tui.engine.executor import Exited, Launched
+from slc_tui.engine.executor import Exited, Launched, drain
 from slc_tui.engine.rundir import log_path
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
@@ -106,13 +106,7 @@ class LocalExecutor:
         """Stop every run and wait (at most ``grace`` plus a moment) until all have ended."""
         for name in list(self._procs):
             self.stop(name, grace)
-        ended: list[Exited] = []
-        deadline = time.monotonic() + grace + 5
-        while self._procs and time.monotonic() < deadline:
-            ended += self.poll()
-            if self._procs:
-                time.sleep(0.05)
-        return ended
+        return drain(self.poll, lambda: bool(self._procs), grace + 5, 0.05)
 
     def adopt(self, run: Run, job_id: str) -> bool:
         """Local runs cannot outlive their engine, so there is nothing to adopt."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from slc_tui.engine import slurm_cli as cli
-from slc_tui.engine.executor import Exited, Launched
+from slc_tui.engine.executor import Exited, Launched, drain
 from slc_tui.engine.rundir import log_path
 from slc_tui.engine.slurm_cli import JobInfo, SlurmError
 from slc_tui.launch import run_command, run_env
@@ -122,13 +122,7 @@ class SlurmExecutor:
         for job in jobs:
             job.stopping = True
         self._cancel(jobs)
-        ended: list[Exited] = []
-        deadline = time.monotonic() + grace + 10
-        while self._jobs and time.monotonic() < deadline:
-            ended += self._collect()
-            if self._jobs:
-                time.sleep(0.5)
-        return ended
+        return drain(self._collect, lambda: bool(self._jobs), grace + 10, 0.5)
 
     def adopt(self, run: Run, job_id: str) -> bool:
         """Follow job ``job_id`` of ``run`` again; False when Slurm no longer knows it.

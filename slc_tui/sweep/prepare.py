@@ -105,20 +105,10 @@ def from_files(paths: Sequence[str | Path], flags: dict[str, Any] | None = None)
     return from_plans(plans, specs[0].options.override(**flags), specs)
 
 
-def from_grid(
-    grid: ExperimentGrid,
-    thunk: Any,
-    *,
-    num_cpu: Any = 1,
-    data_dir: str | None = None,
-    datestamp: bool = False,
-    options: RunOptions | None = None,
-) -> Sweep:
-    """A sweep of a grid built in Python (``ExperimentGrid.run``)."""
-    options = options or RunOptions()
-    plan = plan_grid(grid, thunk, num_cpu=num_cpu, data_dir=data_dir, datestamp=datestamp,
-                     options=options)  # fmt: skip
-    return from_plans([plan], options)
+def from_grid(grid: ExperimentGrid, thunk: Any, options: RunOptions, **where: Any) -> Sweep:
+    """A sweep of a grid built in Python (``ExperimentGrid.run``); ``where`` holds
+    ``num_cpu``, ``data_dir`` and ``datestamp`` as :func:`~slc_tui.plan.plan_grid` takes them."""
+    return from_plans([plan_grid(grid, thunk, options=options, **where)], options)
 
 
 def check_shared_options(specs: list[GridSpec], flags: dict[str, Any]) -> None:
