@@ -9,7 +9,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-import helpers_thunks
+import call_experiment_thunks
 import pytest
 
 from slc_tui.run_utils import ExperimentError, call_experiment
@@ -32,7 +32,9 @@ def test_module_thunk_runs_in_a_subprocess(
     tmp_path: Path, private_tmp: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "data"
-    call_experiment("exp", helpers_thunks.record, seed=5, data_dir=str(data), lr=0.1, sizes=(8, 8))
+    call_experiment(
+        "exp", call_experiment_thunks.record, seed=5, data_dir=str(data), lr=0.1, sizes=(8, 8)
+    )
     out_dir = data / "exp" / "exp_s5"
     got = read_json(out_dir / "received.json")
     assert got["seed"] == 5
@@ -51,7 +53,7 @@ def test_module_thunk_runs_in_a_subprocess(
 def test_string_thunk_and_default_data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SLC_TUI_DATA_DIR", raising=False)
     monkeypatch.chdir(tmp_path)
-    call_experiment("named", "helpers_thunks:record")
+    call_experiment("named", "call_experiment_thunks:record")
     got = read_json(tmp_path / "data" / "named" / "named_s0" / "received.json")
     assert got["seed"] == 0
     assert got["logger_kwargs"]["output_dir"] == str(tmp_path / "data" / "named" / "named_s0")
@@ -81,7 +83,7 @@ def test_closure_and_lambda_thunks_go_through_cloudpickle(tmp_path: Path) -> Non
 def test_env_name_becomes_env_fn(tmp_path: Path) -> None:
     call_experiment(
         "env",
-        helpers_thunks.make_env,
+        call_experiment_thunks.make_env,
         data_dir=str(tmp_path),
         env_name="CartPole-v1",
         env_kwargs={"max_episode_steps": 50},
@@ -94,7 +96,7 @@ def test_env_name_becomes_env_fn(tmp_path: Path) -> None:
 def test_callers_kwargs_are_not_mutated(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     ac_kwargs = {"hidden_sizes": [32]}
     kwargs = {"ac_kwargs": ac_kwargs}
-    call_experiment("mut", helpers_thunks.mutate, data_dir=str(tmp_path), **kwargs)
+    call_experiment("mut", call_experiment_thunks.mutate, data_dir=str(tmp_path), **kwargs)
     got = read_json(tmp_path / "mut" / "mut_s0" / "received.json")
     assert got["values"]["ac_kwargs"] == {"hidden_sizes": [32, 99]}  # the child's copy
     assert kwargs == {"ac_kwargs": {"hidden_sizes": [32]}} and ac_kwargs["hidden_sizes"] == [32]
@@ -106,7 +108,7 @@ def test_given_logger_kwargs_merge_without_mutation(
 ) -> None:
     user_lk = {"verbose_fmt": "line", "verbose_vars": ["AverageEpRet"], "quiet": True}
     call_experiment(
-        "lk", helpers_thunks.record, seed=1, data_dir=str(tmp_path), logger_kwargs=user_lk
+        "lk", call_experiment_thunks.record, seed=1, data_dir=str(tmp_path), logger_kwargs=user_lk
     )
     got = read_json(tmp_path / "lk" / "lk_s1" / "received.json")
     assert got["logger_kwargs"] == {
@@ -125,7 +127,7 @@ def test_failure_raises_called_process_error_without_the_payload(
 ) -> None:
     secret = "SECRET-VALUE-4711"
     with pytest.raises(subprocess.CalledProcessError) as info:
-        call_experiment("bad", helpers_thunks.fail, data_dir=str(tmp_path), token=secret)
+        call_experiment("bad", call_experiment_thunks.fail, data_dir=str(tmp_path), token=secret)
     err = info.value
     assert isinstance(err, ExperimentError)
     assert err.returncode == 1 and err.exp_name == "bad"
@@ -150,7 +152,7 @@ def test_killed_run_reports_the_signal() -> None:
 def test_unpicklable_kwargs_name_the_experiment(tmp_path: Path, private_tmp: Path) -> None:
     with pytest.raises(TypeError, match="experiment 'lock': its thunk or kwargs cannot be pickled"):
         call_experiment(
-            "lock", helpers_thunks.record, data_dir=str(tmp_path), lock=threading.Lock()
+            "lock", call_experiment_thunks.record, data_dir=str(tmp_path), lock=threading.Lock()
         )
     assert list(private_tmp.iterdir()) == []
 
@@ -159,12 +161,12 @@ def test_bad_arguments_fail_before_launching(tmp_path: Path) -> None:
     with pytest.raises(TypeError, match="must be callable"):
         call_experiment("x", 42, data_dir=str(tmp_path))  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="positive integer or 'auto'"):
-        call_experiment("x", helpers_thunks.record, num_cpu=0, data_dir=str(tmp_path))
+        call_experiment("x", call_experiment_thunks.record, num_cpu=0, data_dir=str(tmp_path))
     assert not (tmp_path / "x").exists()
 
 
 def test_num_cpu_two_runs_two_mpi_ranks(tmp_path: Path) -> None:
-    call_experiment("mpi", helpers_thunks.mpi_ranks, num_cpu=2, data_dir=str(tmp_path))
+    call_experiment("mpi", call_experiment_thunks.mpi_ranks, num_cpu=2, data_dir=str(tmp_path))
     out_dir = tmp_path / "mpi" / "mpi_s0"
     assert sorted(p.name for p in out_dir.iterdir()) == ["rank0.txt", "rank1.txt"]
     assert (out_dir / "rank1.txt").read_text() == "1/2 1"

@@ -1,4 +1,7 @@
-"""The engine with real subprocesses: packing, pinning, MPI, states, retries, timeout, commands."""
+"""The engine with real subprocesses: packing, pinning, MPI, states, retries, timeout, commands.
+
+What only real processes show; the loop's logic over a scripted backend is in test_engine_loop.py.
+"""
 
 from __future__ import annotations
 
