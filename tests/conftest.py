@@ -1,4 +1,5 @@
-"""Shared fixtures: a private working directory and a check that no run outlives its test."""
+"""Shared fixtures: a private working directory, a check that no run outlives its test, and a
+fast engine loop over a backend without processes."""
 
 from __future__ import annotations
 
@@ -7,9 +8,14 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psutil
 import pytest
+
+if TYPE_CHECKING:
+    from fake_executor import FakeExecutor
+
 
 @pytest.fixture
 def in_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
@@ -64,3 +70,21 @@ def no_leftovers(in_tmp: Path) -> Iterator[Path]:
         with contextlib.suppress(psutil.Error):
             psutil.Process(pid).kill()
     assert not alive, f"processes left behind: {alive}"
+
+
+@pytest.fixture
+def fast_loop(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the engine's loop turn every millisecond (and read progress, and stop, at once)."""
+    from slc_tui.engine import core
+
+    monkeypatch.setattr(core, "TICK", 0.001)
+    monkeypatch.setattr(core, "PROGRESS_EVERY", 0.0)
+    monkeypatch.setattr(core, "STOP_GRACE", 0.01)
+
+
+@pytest.fixture
+def fake_executor(fast_loop: None) -> FakeExecutor:
+    """A backend whose runs are scripted (see ``fake_executor.py``), for a fast engine loop."""
+    from fake_executor import FakeExecutor
+
+    return FakeExecutor()
