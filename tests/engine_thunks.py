@@ -56,7 +56,10 @@ def hang(seed: int, logger_kwargs: dict[str, Any], **_: Any) -> None:
     """Start a grandchild, note both pids, then sleep for a long time."""
     out = _out(logger_kwargs)
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    (out / f"pids.{os.environ.get('PMI_RANK', '0')}").write_text(f"{os.getpid()} {child.pid}")
+    pids = out / f"pids.{os.environ.get('PMI_RANK', '0')}"
+    tmp = pids.with_name(pids.name + ".tmp")  # renamed into place: never read half written
+    tmp.write_text(f"{os.getpid()} {child.pid}")
+    tmp.replace(pids)
     print("hanging", flush=True)
     time.sleep(600)
 
