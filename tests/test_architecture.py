@@ -26,7 +26,8 @@ def _lint(tree: Path) -> subprocess.CompletedProcess[str]:
 
 def _copy(tmp_path: Path) -> Path:
     tree = tmp_path / "tree"
-    shutil.copytree(ROOT / "slc_tui", tree / "slc_tui", ignore=shutil.ignore_patterns("__pycache__"))
+    skip = shutil.ignore_patterns("__pycache__")
+    shutil.copytree(ROOT / "slc_tui", tree / "slc_tui", ignore=skip)
     shutil.copy(ROOT / "pyproject.toml", tree / "pyproject.toml")
     return tree
 

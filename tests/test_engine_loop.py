@@ -18,7 +18,7 @@ from fake_executor import FAIL, FOREVER, HANG, OK, FakeExecutor, Script
 from slc_tui.engine import core
 from slc_tui.engine.core import Engine
 from slc_tui.engine.events import Event
-from slc_tui.engine.ledger import Ledger, RunRecord, ledger_path
+from slc_tui.engine.ledger import Command, Ledger, RunRecord, ledger_path
 from slc_tui.grid import ExperimentGrid
 from slc_tui.options import RunOptions
 from slc_tui.plan import GridPlan, plan_grid
@@ -571,3 +571,40 @@ def test_the_exit_status(sweep, scripts: dict[str, Script], interrupt: bool, sta
     if interrupt:
         s.fake.at(3, s.engine.request_stop)
     assert s.run() == status
+
+
+# -- what the loop's first users found ---------------------------------------------------------
+def test_fail_fast_tells_the_listeners_of_each_run_it_cancels(sweep) -> None:
+    s = sweep(grid("g", range(3)), budget=1, fail_fast=True, scripts={"g_s0": FAIL})
+    assert s.run() == 1
+    assert s.kinds("g_s1") == [EventKind.FINISHED] == s.kinds("g_s2")
+
+
+def test_an_error_in_the_loop_leaves_the_sweep_stopped_not_finished(sweep) -> None:
+    s = sweep(grid("g", range(1)), scripts={"g_s0": HANG})
+
+    def crash() -> None:
+        raise RuntimeError("a bug")
+
+    s.fake.at(2, crash)
+    with pytest.raises(RuntimeError):
+        s.run()
+    assert s.meta()["status"] == EngineStatus.STOPPED
+
+
+def test_a_sweep_that_ends_paused_is_not_left_paused(sweep) -> None:
+    s = sweep(grid("g", range(1)), scripts={"g_s0": Script(ticks=5)})
+    s.on(EventKind.STARTED, "g_s0", lambda _: s.engine.command(Command(0, Verb.PAUSE)))
+    assert s.run() == 0
+    assert s.meta()["paused"] is False
+
+
+def test_a_failed_start_keeps_nothing_of_the_attempt_before(sweep) -> None:
+    s = sweep(grid("g", range(1)), scripts={"g_s0": [FAIL, Script(start_error="gone")]},
+              budget=1)  # fmt: skip
+    s.on(EventKind.FINISHED, "g_s0",
+         lambda r: r.attempt == 1 and s.engine.command(Command(0, Verb.RERUN, "g_s0")))  # fmt: skip
+    assert s.run() == 1
+    run = s.runs()["g_s0"]
+    assert (run.attempt, run.reason) == (2, "could not start: gone")
+    assert run.command == "" and run.pid is None

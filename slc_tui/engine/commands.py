@@ -6,6 +6,7 @@ engine's loop takes the queued commands once per turn.
 
 from __future__ import annotations
 
+import signal
 from collections import Counter
 from typing import Callable
 
@@ -48,6 +49,10 @@ class Commands:
             Verb.STOP_ALL: lambda _: self._on_stop_all(),
         }
         handlers[cmd.verb](record)
+
+    def request_stop(self, sig: int = signal.SIGINT) -> None:
+        """Stop the sweep at the next turn of the loop (safe from a signal handler)."""
+        self._interrupt = sig
 
     def _on_stop(self, record: RunRecord | None) -> None:
         if record is None:

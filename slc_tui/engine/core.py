@@ -7,7 +7,6 @@ ledger as it happens.
 
 from __future__ import annotations
 
-import signal
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -74,11 +73,9 @@ class Engine(Commands):
         self.live: dict[str, Live] = {}
         """What the engine follows of each run it started: cores, progress, deadline."""
         self._stopping: dict[str, tuple[RunState, str]] = {}
-        self._paused = False
-        self._closing = False
+        self._paused = self._closing = self._tripped = self._crashed = False
         self._tries: Counter[str] = Counter()
         """Attempts each run has had from this engine (retries count these, not the ledger's)."""
-        self._tripped = False
         self._interrupt: int | None = None
         self._next_progress = 0.0
         self.rerun_succeeded: dict[str, int] = {}
@@ -107,9 +104,8 @@ class Engine(Commands):
         try:
             adopted = self.executor.adopt(run, str(old.job_id))
         except Exception as exc:
-            raise SweepError(
-                f"cannot re-attach to job {old.job_id} of run {run.name!r}: {exc}"
-            ) from exc
+            why = f"cannot re-attach to job {old.job_id} of run {run.name!r}: {exc}"
+            raise SweepError(why) from exc
         if not adopted:
             return False
         spent = time.time() - (old.started or time.time())
@@ -137,15 +133,14 @@ class Engine(Commands):
                     if self._finished() and (self._closing or not (self.linger and self.linger())):
                         break
                     wakeup.wait(TICK)
+        except BaseException:
+            self._crashed = True
+            raise
         finally:
             if self._active():  # an exception left runs going: none outlives the engine
                 self._stop_everything("the engine stopped")
             self._close()
         return self._status()
-
-    def request_stop(self, sig: int = signal.SIGINT) -> None:
-        """Stop the sweep at the next turn of the loop (safe from a signal handler)."""
-        self._interrupt = sig
 
     def _finished(self) -> bool:
         """Whether the loop has nothing left to do (a question only: it changes nothing)."""
@@ -160,6 +155,7 @@ class Engine(Commands):
             return
         for name in self.book.in_state(RunState.PENDING):
             self.book.set(name, state=RunState.CANCELLED, reason="not started: fail-fast")
+            self.book.emit(EventKind.FINISHED, name)
 
     def _active(self) -> bool:
         return bool(self.book.in_state(RunState.RUNNING))
@@ -170,8 +166,9 @@ class Engine(Commands):
         return exit_status(r.state for r in self.records.values())
 
     def _close(self) -> None:
-        status = EngineStatus.STOPPED if self._interrupt is not None else EngineStatus.FINISHED
-        self.book.set_meta(status=status, ended=time.time())
+        stopped = self._interrupt is not None or self._crashed
+        status = EngineStatus.STOPPED if stopped else EngineStatus.FINISHED
+        self.book.set_meta(status=status, ended=time.time(), paused=False)
         self.book.emit(EventKind.DONE)
         self.book.close()
 
@@ -200,7 +197,8 @@ class Engine(Commands):
             launched = self.executor.start(run, payload, attempt, cores)
         except Exception as exc:
             self.slots.give(cores)
-            self.book.set(run.name, state=RunState.RUNNING, attempt=attempt, started=time.time())
+            self.book.set(run.name, **{**FRESH, "state": RunState.RUNNING, "attempt": attempt,
+                          "command": "", "started": time.time()})  # fmt: skip
             self._finish(run.name, RunState.FAILED, f"could not start: {exc}", None, None)
             return
         self.live[run.name] = Live.of(run, cores)

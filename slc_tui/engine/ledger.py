@@ -286,10 +286,11 @@ class Ledger:
     def take_commands(self) -> list[Command]:
         """Commands not yet taken, oldest first; they are marked done. A verb this version
         does not know (a newer view's) is dropped."""
+        waiting = "SELECT id, verb, target FROM commands WHERE done IS NULL ORDER BY id"
+        if not self._conn.execute(waiting).fetchone():
+            return []  # the common case: a read, no write transaction
         with self._tx() as c:
-            rows = c.execute(
-                "SELECT id, verb, target FROM commands WHERE done IS NULL ORDER BY id"
-            ).fetchall()
+            rows = c.execute(waiting).fetchall()
             if rows:
                 c.execute("UPDATE commands SET done = ? WHERE done IS NULL", (time.time(),))
         known = {v.value for v in Verb}
