@@ -189,9 +189,9 @@ def _run(ns: argparse.Namespace) -> int:
 
         print_sweep(sweep, sys.stdout)
         return 0
-    if ns.no_ui or not interactive():
-        from slc_tui.headless import run_headless
+    from slc_tui.headless import interactive, run_headless
 
+    if ns.no_ui or not interactive():
         if not ns.no_ui:
             print("slc-tui: no terminal: running headless (--no-ui)", file=sys.stderr)
         return run_headless(sweep, ns.resume).status
@@ -208,8 +208,3 @@ def fail(message: str) -> int:
     """Print a usage or input error and return exit status 2."""
     print(f"slc-tui: {message}", file=sys.stderr)
     return USAGE_ERROR
-
-
-def interactive() -> bool:
-    """True when stdin and stderr are terminals (the dashboard draws on stderr)."""
-    return sys.stdin.isatty() and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"

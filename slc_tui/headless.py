@@ -149,3 +149,8 @@ def run_headless(sweep: Sweep, resume: bool | Resume = False) -> Outcome:
 
 def _warn(line: str) -> None:
     print(line, file=sys.stderr)
+
+
+def interactive() -> bool:
+    """True when stdin and stderr are terminals (the dashboard draws on stderr)."""
+    return sys.stdin.isatty() and sys.stderr.isatty() and os.environ.get("TERM") != "dumb"

@@ -10,6 +10,7 @@ and the faces are imported only when a grid runs.
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING, Any, Callable
 
 from slc_tui import grid as _grid
@@ -105,6 +106,12 @@ def _run_grid(
     sweep = prepare.from_grid(grid, thunk, opts, num_cpu=num_cpu, data_dir=data_dir,
                               datestamp=datestamp)  # fmt: skip
     grid.print()
+    if ui:
+        from slc_tui.headless import interactive
+
+        ui = interactive()
+        if not ui:
+            print("slc-tui: no terminal: running headless (ui=False)", file=sys.stderr)
     if ui:
         from slc_tui.ui.app import run_dashboard
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from slc_tui.sweep.prepare import from_files, from_plans
 from slc_tui.sweep.state import SweepState
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
+TESTS = Path(__file__).parent
 
 
 def test_states_are_their_words() -> None:
@@ -115,3 +118,19 @@ def test_revive_needs_a_grid_file(in_tmp: Path) -> None:
     state = handle.state()
     assert state.records()[0].state == RunState.SUCCEEDED
     state.close()
+
+
+def test_run_with_ui_and_no_terminal_runs_headless_and_says_so(in_tmp: Path) -> None:
+    code = (
+        "from slc_tui.run_utils import ExperimentGrid\n"
+        "g = ExperimentGrid('noterm'); g.add('seed', [0, 1]); g.add('secs', 0.01)\n"
+        "g.run('engine_thunks:work', data_dir='data', max_cpus=2, ui=True)\n"
+        "print('returned')\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         stdin=subprocess.DEVNULL, timeout=120,
+                         env={**os.environ, "PYTHONPATH": str(TESTS)})  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert "no terminal: running headless (ui=False)" in res.stderr
+    assert "2 runs: 2 succeeded" in res.stdout and "returned" in res.stdout
+    assert "\x1b[" not in res.stdout + res.stderr  # no dashboard drew into the pipes
