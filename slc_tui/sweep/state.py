@@ -24,6 +24,18 @@ RunKey = tuple[int, str]
 
 
 @dataclass
+class LedgerRead:
+    """What one :meth:`SweepState.read` found in the ledgers, for :meth:`SweepState.apply`."""
+
+    metas: list[dict[str, Any]]
+    """Each ledger's meta values."""
+    runs: list[list[RunRecord]]
+    """Each ledger's runs changed after the revs it was read from, in plan order."""
+    revs: list[int]
+    """Each ledger's highest rev seen: where the next read starts."""
+
+
+@dataclass
 class VariantSummary:
     """Counts over a variant's (or a grid's) runs."""
 
@@ -87,6 +99,45 @@ class SweepState:
             self.runs[key] = replace(self.runs[key], state=RunState.LOST, reason="its engine ended")
         return lost
 
+    def revs(self) -> list[int]:
+        """Each ledger's highest rev taken in so far (where a :meth:`read` starts)."""
+        return list(self._revs)
+
+    def read(self, since: list[int]) -> LedgerRead:
+        """Read each ledger's meta and its runs changed after ``since[li]``; change nothing.
+
+        The slow half of :meth:`poll` (SQLite and JSON), which touches no state of the model:
+        a worker thread may read while the views read the model on their own thread, and hand
+        the result to :meth:`apply` there.
+        """
+        metas: list[dict[str, Any]] = []
+        runs: list[list[RunRecord]] = []
+        revs: list[int] = []
+        for li, ledger in enumerate(self.ledgers):
+            metas.append(ledger.meta())
+            runs.append(ledger.runs(since_rev=since[li]))
+            revs.append(max([since[li], *(r.rev for r in runs[-1])]))
+        return LedgerRead(metas, runs, revs)
+
+    def apply(self, read: LedgerRead) -> set[RunKey]:
+        """Take in what :meth:`read` found, as :meth:`poll` does; return the changed keys.
+
+        ``poll()`` is ``apply(read(revs()))`` in one step.
+        """
+        changed: set[RunKey] = set()
+        for li, meta in enumerate(read.metas):
+            self.metas[li] = meta
+            for run in read.runs[li]:
+                key = (li, run.name)
+                if key not in self.runs:
+                    self.variants.setdefault((li, run.variant), []).append(key)
+                self.runs[key] = run
+                self._revs[li] = max(self._revs[li], run.rev)
+                changed.add(key)
+            if not engine_alive(meta) and meta.get("backend") != "slurm":
+                changed |= self._mark_lost(li)
+        return changed
+
     def send(self, key_or_li: RunKey | int, verb: Verb) -> None:
         """Send ``verb`` to the engine of a run (targeting it) or of ledger index ``li``."""
         if isinstance(key_or_li, tuple):
@@ -132,6 +183,27 @@ class SweepState:
             alive[li] and r.state in (RunState.PENDING, RunState.RUNNING)
             for (li, _), r in self.runs.items()
         )
+
+    def phase(self) -> str:
+        """What the engines are doing, in a word: ``paused``, ``running``, ``all ended`` (the
+        runs ended, an engine lingers), ``finished``, ``stopped``, ``engine gone`` or
+        ``starting``."""
+        alive = self.alive()
+        statuses = {str(m.get("status") or "") for m in self.metas}
+        active = self.active()
+        if active and self.paused():
+            return "paused"
+        if active:
+            return "running"
+        if any(alive) and str(EngineStatus.RUNNING) in statuses:
+            return "all ended"
+        if statuses and statuses <= {str(EngineStatus.FINISHED)}:
+            return "finished"
+        if str(EngineStatus.STOPPED) in statuses:
+            return "stopped"
+        if not any(alive):
+            return "engine gone"
+        return "starting"
 
     def elapsed(self) -> float | None:
         """Seconds the sweep has run: since its engine started, until it ended (or now).
