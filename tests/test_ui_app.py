@@ -7,7 +7,16 @@ from pathlib import Path
 
 import pytest
 from textual.pilot import Pilot
-from ui_fixtures import TRACEBACK, FakeEngine, clock, make_sweep, until, write_lines
+from ui_fixtures import (
+    TRACEBACK,
+    FakeEngine,
+    clock,
+    make_sweep,
+    taken,
+    toasts_shown,
+    until,
+    write_lines,
+)
 
 from slc_tui.engine.ledger import Ledger
 from slc_tui.states import RunState
@@ -16,6 +25,7 @@ from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves
 from slc_tui.ui.help_screen import HelpScreen
 from slc_tui.ui.log_view import LogView
+from slc_tui.ui.nodes import GridNode, RunNode, VariantNode
 from slc_tui.ui.quit_dialog import QuitDialog
 from slc_tui.ui.run_details import RunDetails
 from slc_tui.ui.variant_tree import VariantTree
@@ -38,13 +48,13 @@ def tree_of(app: SlcApp) -> VariantTree:
 
 
 def leaf_texts(app: SlcApp) -> dict[str, str]:
-    return {key[1]: str(node.label) for key, node in tree_of(app)._runs.items()}
+    return {key[1]: str(node.label) for key, node in tree_of(app).run_nodes.items()}
 
 
 async def select(pilot: Pilot, name: str) -> None:
     tree = tree_of(pilot.app)  # type: ignore[arg-type]
-    tree.select_data(("run", (0, name)))
-    await until(pilot, lambda: pilot.app.screen.selected == ("run", (0, name)))
+    tree.select_data(RunNode((0, name)))
+    await until(pilot, lambda: pilot.app.screen.selected == RunNode((0, name)))
 
 
 async def test_tree_shows_names_states_and_selects_running_run(app: SlcApp) -> None:
@@ -55,7 +65,7 @@ async def test_tree_shows_names_states_and_selects_running_run(app: SlcApp) -> N
         assert labels["cartpole_pop16_s20"].startswith("✘ s20")
         assert labels["cartpole_pop32_s0"].startswith("● s0")
         assert labels["cartpole_pop64_s20"].startswith("○ s20")
-        assert app.screen.selected == ("run", (0, "cartpole_pop32_s0"))
+        assert app.screen.selected == RunNode((0, "cartpole_pop32_s0"))
         details = app.screen.query_one(RunDetails)
         assert details.border_title == "cartpole_pop32_s0"
         log = app.screen.query_one(LogView)
@@ -96,10 +106,10 @@ async def test_k_twice_stops_the_selected_run(app: SlcApp, ledger: Ledger) -> No
     async with app.run_test(size=BIG) as pilot:
         await select(pilot, "cartpole_pop32_s0")
         await pilot.press("k")
-        assert engine.step() == []
+        assert await taken(pilot, engine) == []
         await pilot.press("k")
-        assert engine.step() == [("stop", "cartpole_pop32_s0")]
-        leaf = tree_of(app)._runs
+        assert await taken(pilot, engine) == [("stop", "cartpole_pop32_s0")]
+        leaf = tree_of(app).run_nodes
         await until(pilot, lambda: str(leaf[(0, "cartpole_pop32_s0")].label).startswith("⊘"))
         assert app.model.runs[(0, "cartpole_pop32_s0")].state == RunState.CANCELLED
 
@@ -109,25 +119,25 @@ async def test_r_reruns_a_run_or_a_variants_failures(app: SlcApp, ledger: Ledger
     async with app.run_test(size=BIG) as pilot:
         await select(pilot, "cartpole_pop16_s0")
         await pilot.press("r")
-        assert engine.step() == [("rerun", "cartpole_pop16_s0")]
-        tree_of(app).select_data(("variant", (0, "cartpole_pop16")))
-        await until(pilot, lambda: app.screen.selected == ("variant", (0, "cartpole_pop16")))
+        assert await taken(pilot, engine) == [("rerun", "cartpole_pop16_s0")]
+        tree_of(app).select_data(VariantNode((0, "cartpole_pop16")))
+        await until(pilot, lambda: app.screen.selected == VariantNode((0, "cartpole_pop16")))
         await pilot.press("r")
-        assert engine.step() == [("rerun", "cartpole_pop16_s20")]
+        assert await taken(pilot, engine) == [("rerun", "cartpole_pop16_s20")]
         await select(pilot, "cartpole_pop32_s0")
         await pilot.press("r")
-        assert engine.step() == []
+        assert await taken(pilot, engine) == []
 
 
 async def test_p_pauses_and_resumes(app: SlcApp, ledger: Ledger) -> None:
     engine = FakeEngine(ledger)
     async with app.run_test(size=BIG) as pilot:
         await pilot.press("p")
-        assert engine.step() == [("pause", None)]
+        assert await taken(pilot, engine) == [("pause", None)]
         await until(pilot, app.model.paused)
         assert "paused" in app.screen.query_one("#status").render().plain
         await pilot.press("p")
-        assert engine.step() == [("resume", None)]
+        assert await taken(pilot, engine) == [("resume", None)]
 
 
 async def test_f_filters_and_slash_searches(app: SlcApp) -> None:
@@ -157,7 +167,7 @@ def shown(app: SlcApp) -> tuple[object, str, str]:
 
 async def test_sort_filter_and_search_keep_the_selected_run(app: SlcApp) -> None:
     failed = "cartpole_pop16_s20"
-    here = (("run", (0, failed)), failed, f"{failed} · output.log")
+    here = (RunNode((0, failed)), failed, f"{failed} · output.log")
     async with app.run_test(size=BIG) as pilot:
         await until(pilot, lambda: len(leaf_texts(app)) == 9)
         await select(pilot, failed)
@@ -176,12 +186,12 @@ async def test_sort_filter_and_search_keep_the_selected_run(app: SlcApp) -> None
         await pilot.press("f")  # pending: hidden, so the first pending run shown
         await pilot.pause()
         first = "cartpole_pop32_s20"
-        assert shown(app) == (("run", (0, first)), first, "output.log")
-        assert tree_of(app).cursor_node.data == ("run", (0, first))
+        assert shown(app) == (RunNode((0, first)), first, "output.log")
+        assert tree_of(app).cursor_node.data == RunNode((0, first))
         await pilot.press("f", "f")  # all again: back to the run chosen before
         await pilot.pause()
         assert shown(app) == here
-        tree_of(app).select_data(("grid", 0))  # the grid's log: a run the search shows
+        tree_of(app).select_data(GridNode(0))  # the grid's log: a run the search shows
         await until(pilot, lambda: shown(app)[1] == "cartpole")
         assert shown(app)[2] == here[2]
 
@@ -189,15 +199,15 @@ async def test_sort_filter_and_search_keep_the_selected_run(app: SlcApp) -> None
 async def test_s_sorts_variants(app: SlcApp, ledger: Ledger) -> None:
     ledger.update("cartpole_pop64_s0", state="succeeded", metrics={"AverageEpRet": 900.0})
     async with app.run_test(size=BIG) as pilot:
-        grid = tree_of(app)._grids[0]
+        grid = tree_of(app).grid_nodes[0]
         order = [str(n.label).split()[0] for n in grid.children]
         assert order == ["pop16", "pop32", "pop64"]  # without the grid name they repeat
         await pilot.press("s")  # metric: the best mean first
-        order = [str(n.label).split()[0] for n in tree_of(app)._grids[0].children]
+        order = [str(n.label).split()[0] for n in tree_of(app).grid_nodes[0].children]
         assert order == ["pop64", "pop16", "pop32"]
         assert "sort metric" in str(tree_of(app).border_subtitle)
         await pilot.press("s")  # failures first
-        order = [str(n.label).split()[0] for n in tree_of(app)._grids[0].children]
+        order = [str(n.label).split()[0] for n in tree_of(app).grid_nodes[0].children]
         assert order[0] == "pop16"
 
 
@@ -236,30 +246,23 @@ async def test_m_cycles_the_plotted_metric(app: SlcApp) -> None:
         await until(pilot, lambda: curves.border_title == "EpLen")
 
 
-def toasts(app: SlcApp) -> list[str]:
-    return [n.message for n in app._notifications]
-
-
 async def test_m_at_a_size_without_curves_says_so_once(app: SlcApp) -> None:
-    async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: app.screen.selected == ("run", (0, "cartpole_pop32_s0")))
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await until(pilot, lambda: app.screen.selected == RunNode((0, "cartpole_pop32_s0")))
         assert not app.screen.query_one(Curves).display
         await pilot.press(*"mmmmmm")
-        await pilot.pause()
-        assert toasts(app) == ["curves are hidden at this size"]
+        assert await toasts_shown(pilot) == ["curves are hidden at this size"]
 
 
 async def test_m_says_no_metrics_only_without_metric_columns(app: SlcApp) -> None:
-    async with app.run_test(size=BIG) as pilot:
+    async with app.run_test(size=BIG, notifications=True) as pilot:
         await select(pilot, "cartpole_pop64_s0")  # pending: no progress file yet
         await pilot.press("m", "m")
-        await pilot.pause()
-        assert toasts(app) == ["no metrics yet"]
+        assert await toasts_shown(pilot) == ["no metrics yet"]
         await select(pilot, "cartpole_pop32_s0")
         await until(pilot, lambda: app.screen.query_one(Curves).columns)
         await pilot.press("m")
-        await pilot.pause()
-        assert toasts(app) == ["plotting EpLen"]
+        assert await toasts_shown(pilot) == ["plotting EpLen"]
 
 
 async def test_quit_leave_keeps_the_runs(app: SlcApp, ledger: Ledger) -> None:

@@ -21,6 +21,7 @@ from slc_tui.sweep.lifecycle import start_background
 from slc_tui.sweep.prepare import from_plans
 from slc_tui.ui.app import SlcApp
 from slc_tui.ui.log_view import LogView
+from slc_tui.ui.nodes import RunNode
 from slc_tui.ui.quit_dialog import QuitDialog
 from slc_tui.ui.variant_tree import VariantTree
 
@@ -54,7 +55,7 @@ def start() -> Iterator[Callable[..., list[Path]]]:
 
 def labels(app: SlcApp) -> dict[str, str]:
     tree = app.screen.query_one(VariantTree)
-    return {key[1]: str(node.label) for key, node in tree._runs.items()}
+    return {key[1]: str(node.label) for key, node in tree.run_nodes.items()}
 
 
 def state(app: SlcApp, name: str) -> str:
@@ -69,7 +70,7 @@ async def test_tree_and_log_follow_a_real_sweep(start: Callable[..., list[Path]]
         assert sorted(labels(app)) == ["uiwork_s0", "uiwork_s1", "uiwork_s2"]
         await until(pilot, lambda: all(t.startswith("✔") for t in labels(app).values()))
         assert "AvgRet" in labels(app)["uiwork_s2"]
-        app.screen.query_one(VariantTree).select_data(("run", (0, "uiwork_s1")))
+        app.screen.query_one(VariantTree).select_data(RunNode((0, "uiwork_s1")))
         log = app.screen.query_one(LogView)
         await until(pilot, lambda: "done seed=1" in log.lines)
         await pilot.press("q")  # every run ended: no question
@@ -83,8 +84,8 @@ async def test_stop_and_rerun_act_on_the_selected_run(start: Callable[..., list[
     async with app.run_test(size=SIZE) as pilot:
         both = ("uihang_s0", "uihang_s1")
         await until(pilot, lambda: {state(app, n) for n in both} == {"running"})
-        app.screen.query_one(VariantTree).select_data(("run", (0, "uihang_s1")))
-        await until(pilot, lambda: app.screen.selected == ("run", (0, "uihang_s1")))
+        app.screen.query_one(VariantTree).select_data(RunNode((0, "uihang_s1")))
+        await until(pilot, lambda: app.screen.selected == RunNode((0, "uihang_s1")))
         await pilot.press("k", "k")
         await until(pilot, lambda: state(app, "uihang_s1") == "cancelled")
         assert state(app, "uihang_s0") == "running"
@@ -107,7 +108,7 @@ async def test_a_failed_run_shows_its_traceback(start: Callable[..., list[Path]]
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: labels(app).get("uifail_s3", "").startswith("✘"))
         assert "ValueError" in labels(app)["uifail_s3"]
-        app.screen.query_one(VariantTree).select_data(("run", (0, "uifail_s3")))
+        app.screen.query_one(VariantTree).select_data(RunNode((0, "uifail_s3")))
         log = app.screen.query_one(LogView)
         await until(pilot, lambda: any(x.startswith("Traceback") for x in log.lines))
         first = next(i for i, x in enumerate(log.lines) if x.startswith("Traceback"))
@@ -155,8 +156,8 @@ async def test_rerun_on_a_finished_sweep_starts_an_engine_again(failed_sweep: Pa
     app = SlcApp([path])
     async with app.run_test(size=SIZE) as pilot:
         await until(pilot, lambda: labels(app).get("uirevive_s1", "").startswith("✘"))
-        app.screen.query_one(VariantTree).select_data(("run", (0, "uirevive_s1")))
-        await until(pilot, lambda: app.screen.selected == ("run", (0, "uirevive_s1")))
+        app.screen.query_one(VariantTree).select_data(RunNode((0, "uirevive_s1")))
+        await until(pilot, lambda: app.screen.selected == RunNode((0, "uirevive_s1")))
         await pilot.press("r")
         await until(pilot, lambda: state(app, "uirevive_s1") == "succeeded")
         assert app.model.runs[(0, "uirevive_s1")].attempt == 2

@@ -17,6 +17,7 @@ from slc_tui.ui.compare_table import compare_rows, export_csv
 from slc_tui.ui.curves import Series, curve, mean_curve, plot
 from slc_tui.ui.labels import run_label, summary_text
 from slc_tui.ui.log_view import clean
+from slc_tui.ui.nodes import RunNode, VariantNode
 from slc_tui.ui.run_details import flat_params
 
 
@@ -70,12 +71,12 @@ def test_engine_alive_needs_matching_start_time() -> None:
 
 def test_commands_pick_the_right_runs(model: SweepState) -> None:
     running = (0, "cartpole_pop32_s0")
-    assert stop_targets(model, ("run", running)) == [running]
-    assert stop_targets(model, ("run", (0, "cartpole_pop16_s0"))) == []
-    assert len(stop_targets(model, ("variant", (0, "cartpole_pop32")))) == 3
-    assert rerun_targets(model, ("variant", (0, "cartpole_pop16"))) == [(0, "cartpole_pop16_s20")]
-    assert rerun_targets(model, ("run", (0, "cartpole_pop16_s0"))) == [(0, "cartpole_pop16_s0")]
-    assert rerun_targets(model, ("run", running)) == []
+    assert stop_targets(model, RunNode(running)) == [running]
+    assert stop_targets(model, RunNode((0, "cartpole_pop16_s0"))) == []
+    assert len(stop_targets(model, VariantNode((0, "cartpole_pop32")))) == 3
+    assert rerun_targets(model, VariantNode((0, "cartpole_pop16"))) == [(0, "cartpole_pop16_s20")]
+    assert rerun_targets(model, RunNode((0, "cartpole_pop16_s0"))) == [(0, "cartpole_pop16_s0")]
+    assert rerun_targets(model, RunNode(running)) == []
 
 
 def test_labels(model: SweepState) -> None:
@@ -154,3 +155,40 @@ def test_elapsed_of_a_finished_sweep_whose_last_engine_had_nothing_to_do(
     ledger.set_meta(started=NOW - 5, ended=None, status="running")
     model.poll()
     assert model.elapsed() == pytest.approx(5.0)
+
+
+def test_read_then_apply_is_a_poll(ledger: Ledger) -> None:
+    polled, fed = SweepState.open([ledger.path], clock), SweepState.open([ledger.path], clock)
+    since = fed.revs()
+
+    def step() -> None:
+        nonlocal since
+        read = fed.read(since)
+        assert fed.runs == {} or fed.revs() == since  # a read takes nothing in by itself
+        since = read.revs
+        assert fed.apply(read) == polled.poll()
+        assert fed.runs == polled.runs and fed.metas == polled.metas
+
+    step()  # everything
+    ledger.update("cartpole_pop64_s0", state=RunState.RUNNING, started=NOW)
+    step()  # only what changed
+    assert fed.read(since).runs == [[]]
+    ledger.set_meta(engine_token="1:0")  # the engine died mid-sweep: its runs are lost
+    step()
+    assert fed.runs[(0, "cartpole_pop64_s0")].state == RunState.LOST
+
+
+def test_phase_words_what_the_engines_do(model: SweepState, ledger: Ledger) -> None:
+    assert model.phase() == "running"
+    ledger.set_meta(paused=True)
+    model.poll()
+    assert model.phase() == "paused"
+    FakeEngine(ledger).finish_all()
+    model.poll()
+    assert model.phase() == "finished"
+    ledger.set_meta(status="stopped")
+    model.poll()
+    assert model.phase() == "stopped"
+    ledger.set_meta(status="running", engine_token="1:0")  # it died without a word
+    model.poll()
+    assert model.phase() == "engine gone"

@@ -12,6 +12,7 @@ from ui_fixtures import clock, make_sweep, until, write_lines
 from slc_tui.engine.ledger import Ledger, RunRecord, ledger_path
 from slc_tui.ui.app import HANGUP, SlcApp, install_signal_handlers
 from slc_tui.ui.log_view import MAX_LINES, LogView
+from slc_tui.ui.nodes import RunNode
 from slc_tui.ui.variant_tree import VariantTree
 
 
@@ -30,7 +31,7 @@ async def test_a_flooding_log_stays_bounded(in_tmp: Path) -> None:
         assert any("MB skipped" in line for line in log.lines)
         assert log.following
         await pilot.press("j")  # keys still answered
-        assert app.screen.selected != ("run", (0, "cartpole_pop32_s0"))
+        assert app.screen.selected != RunNode((0, "cartpole_pop32_s0"))
 
 
 def big_ledger(root: Path, runs: int) -> Ledger:
@@ -51,14 +52,14 @@ async def test_ten_thousand_runs_open_lazily(in_tmp: Path) -> None:
     app = SlcApp([ledger.path])
     async with app.run_test(size=(80, 24)) as pilot:
         tree = app.screen.query_one(VariantTree)
-        await until(pilot, lambda: len(tree._variants) == 3334)
-        assert len(tree._runs) < 10  # seeds are built only for opened variants
+        await until(pilot, lambda: len(tree.variant_nodes) == 3334)
+        assert len(tree.run_nodes) < 10  # seeds are built only for opened variants
         await pilot.press("G", "K", "K", "l")
-        await until(pilot, lambda: len(tree._runs) >= 3)
+        await until(pilot, lambda: len(tree.run_nodes) >= 3)
         ledger.update("big_v3333_s0", state="failed", reason="boom")
         await until(pilot, lambda: app.model.runs[(0, "big_v3333_s0")].state == "failed")
         await pilot.press("f", "f")  # failed only
-        await until(pilot, lambda: list(tree._runs) == [(0, "big_v3333_s0")])
+        await until(pilot, lambda: list(tree.run_nodes) == [(0, "big_v3333_s0")])
 
 
 async def test_sighup_quits_and_leaves_the_sweep(in_tmp: Path) -> None:
@@ -84,5 +85,5 @@ async def test_no_color(in_tmp: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert app.no_color
     async with app.run_test(size=(80, 24)) as pilot:
         tree = app.screen.query_one(VariantTree)
-        await until(pilot, lambda: len(tree._runs) == 9)
-        assert str(tree._runs[(0, "cartpole_pop16_s20")].label).startswith("✘")
+        await until(pilot, lambda: len(tree.run_nodes) == 9)
+        assert str(tree.run_nodes[(0, "cartpole_pop16_s20")].label).startswith("✘")

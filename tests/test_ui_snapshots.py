@@ -14,6 +14,7 @@ from textual.pilot import Pilot
 from ui_fixtures import clock, make_sweep
 
 from slc_tui.ui.app import SlcApp
+from slc_tui.ui.nodes import RunNode, VariantNode
 
 SMALL, BIG = (80, 24), (160, 48)
 
@@ -47,12 +48,12 @@ def test_main_screen_running_run(snap_compare: Any, app: SlcApp, size: tuple[int
 
 @pytest.mark.parametrize("size", [SMALL, BIG], ids=["80x24", "160x48"])
 def test_failed_run_at_its_traceback(snap_compare: Any, app: SlcApp, size: tuple[int, int]) -> None:
-    run_before = select(("run", (0, "cartpole_pop16_s20")))
+    run_before = select(RunNode((0, "cartpole_pop16_s20")))
     assert snap_compare(app, terminal_size=size, run_before=run_before)
 
 
 def test_variant_curves_of_all_seeds(snap_compare: Any, app: SlcApp) -> None:
-    run_before = select(("variant", (0, "cartpole_pop16")))
+    run_before = select(VariantNode((0, "cartpole_pop16")))
     assert snap_compare(app, terminal_size=BIG, run_before=run_before)
 
 

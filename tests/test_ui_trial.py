@@ -10,7 +10,16 @@ import pytest
 from textual.app import App
 from textual.pilot import Pilot
 from textual.widgets import DataTable
-from ui_fixtures import NOW, FakeEngine, clock, make_sweep, until
+from ui_fixtures import (
+    NOW,
+    FakeEngine,
+    clock,
+    make_sweep,
+    screen_lines,
+    taken,
+    toasts,
+    until,
+)
 
 from slc_tui.engine.ledger import Ledger
 from slc_tui.states import RunState
@@ -19,6 +28,7 @@ from slc_tui.ui.compare_table import CompareScreen
 from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
 from slc_tui.ui.help_screen import HelpScreen
 from slc_tui.ui.hints import cd_prefix
+from slc_tui.ui.nodes import GridNode, NodeData, RunNode, VariantNode
 from slc_tui.ui.quit_dialog import QuitDialog
 from slc_tui.ui.run_details import RunDetails
 from slc_tui.ui.status_bar import StatusBar
@@ -46,11 +56,6 @@ def app(ledger: Ledger) -> SlcApp:
     return SlcApp([ledger.path], clock=clock)
 
 
-def screen_lines(app: SlcApp) -> list[str]:
-    """The text of the screen as drawn, one string per terminal line."""
-    return [strip.text for strip in app.screen._compositor.render_strips()]
-
-
 def region_text(app: SlcApp, widget: object) -> str:
     """The drawn lines inside ``widget``'s content region, stripped and joined by spaces."""
     region = widget.content_region  # type: ignore[attr-defined]
@@ -59,11 +64,11 @@ def region_text(app: SlcApp, widget: object) -> str:
 
 
 def notes(app: SlcApp) -> list[str]:
-    """The messages of the notifications shown so far."""
-    return [n.message for n in app._notifications]
+    """The messages of the notifications shown so far (their toasts, oldest first)."""
+    return toasts(app)
 
 
-async def select(pilot: Pilot, data: tuple[str, object]) -> None:
+async def select(pilot: Pilot, data: NodeData) -> None:
     pilot.app.screen.query_one(VariantTree).select_data(data)
     await until(pilot, lambda: pilot.app.screen.selected == data)
     await pilot.pause()
@@ -73,7 +78,7 @@ async def test_80x24_names_variants_without_the_grid_and_shows_a_whole_reason(
     app: SlcApp,
 ) -> None:
     async with app.run_test(size=SMALL) as pilot:
-        await select(pilot, ("run", (0, f"{GRID}_pop16_s20")))
+        await select(pilot, RunNode((0, f"{GRID}_pop16_s20")))
         tree = app.screen.query_one(VariantTree)
         tree_text = region_text(app, tree)
         for pop, summary in (("pop16", "2/3 ✘1"), ("pop32", "0/3 ●1"), ("pop64", "0/3")):
@@ -90,17 +95,18 @@ async def test_k_on_a_variant_names_its_running_and_pending_runs(
     app: SlcApp, ledger: Ledger
 ) -> None:
     engine = FakeEngine(ledger)
-    async with app.run_test(size=BIG) as pilot:
-        await select(pilot, ("variant", (0, f"{GRID}_pop32")))
+    async with app.run_test(size=BIG, notifications=True) as pilot:
+        await select(pilot, VariantNode((0, f"{GRID}_pop32")))
         await pilot.press("k")
         await until(pilot, lambda: notes(app))
         assert notes(app)[-1] == "press k again to stop 1 running and 2 pending runs"
-        assert engine.step() == []
+        assert await taken(pilot, engine) == []
         await pilot.press("k")
         await until(pilot, lambda: len(notes(app)) == 2)
         assert notes(app)[-1] == "stopping 1 running and 2 pending runs"
-        assert [t for _, t in engine.step()] == [f"{GRID}_pop32_s{s}" for s in (0, 10, 20)]
-        await select(pilot, ("run", (0, f"{GRID}_pop64_s0")))
+        stopped = [t for _, t in await taken(pilot, engine)]
+        assert stopped == [f"{GRID}_pop32_s{s}" for s in (0, 10, 20)]
+        await select(pilot, RunNode((0, f"{GRID}_pop64_s0")))
         await pilot.press("k")
         await until(pilot, lambda: len(notes(app)) == 3)
         assert notes(app)[-1] == f"press k again to stop {GRID}_pop64_s0 (pending)"
@@ -113,14 +119,14 @@ async def test_k_on_a_variant_names_its_running_and_pending_runs(
 async def test_curves_of_a_grid_are_one_seed_mean_per_variant(app: SlcApp) -> None:
     async with app.run_test(size=BIG) as pilot:
         curves = app.screen.query_one(Curves)
-        await select(pilot, ("grid", 0))
+        await select(pilot, GridNode(0))
         # pop16 (3 seeds) and pop32 (1 running seed) have progress files; pop64 none yet.
         await until(pilot, lambda: len(curves.series) == 2)
         assert curves.border_subtitle == "2 variants (seed means) · m metric"
         seeds = [load_progress(app.model.runs[k].output_dir) for k in app.model.variants[POP16]]
         expected = mean_curve([curve(cols, rows, "AverageEpRet") for cols, rows in seeds])
         assert curves.series[0].points == expected and len(expected) == 20
-        await select(pilot, ("variant", POP16))
+        await select(pilot, VariantNode(POP16))
         await until(pilot, lambda: curves.border_subtitle == "3 seeds + mean · m metric")
         assert len(curves.series) == 4
 
@@ -246,17 +252,17 @@ async def test_the_cursor_follows_the_first_running_run_until_the_user_moves(
     app = SlcApp([ledger.path], clock=clock)
     async with app.run_test(size=SMALL) as pilot:
         screen = app.screen
-        await until(pilot, lambda: screen.selected == ("run", (0, names[0])))
+        await until(pilot, lambda: screen.selected == RunNode((0, names[0])))
         ledger.update(names[4], state=RunState.RUNNING, started=NOW)
-        await until(pilot, lambda: screen.selected == ("run", (0, names[4])))
+        await until(pilot, lambda: screen.selected == RunNode((0, names[4])))
         assert screen.query_one(RunDetails).border_title == names[4]
         ledger.update(names[4], state=RunState.SUCCEEDED, ended=NOW)
         ledger.update(names[7], state=RunState.RUNNING, started=NOW)
-        await until(pilot, lambda: screen.selected == ("run", (0, names[7])))
+        await until(pilot, lambda: screen.selected == RunNode((0, names[7])))
         await pilot.press("K")  # the user moves: the cursor stays where they put it
-        await until(pilot, lambda: screen.selected == ("run", (0, names[6])))
+        await until(pilot, lambda: screen.selected == RunNode((0, names[6])))
         ledger.update(names[7], state=RunState.SUCCEEDED, ended=NOW)
         ledger.update(names[8], state=RunState.RUNNING, started=NOW)
         await until(pilot, lambda: app.model.runs[(0, names[8])].state == RunState.RUNNING)
         await pilot.pause(0.6)
-        assert screen.selected == ("run", (0, names[6])) and not screen.following
+        assert screen.selected == RunNode((0, names[6])) and not screen.following

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rich.cells import cell_len
+from textual.app import App
 from textual.pilot import Pilot
 
 from slc_tui.engine.ledger import Ledger, RunRecord, ledger_path
 from slc_tui.procid import engine_token
 from slc_tui.states import RunState
+from slc_tui.ui.feed import SEND_GROUP
 
 T0 = 1_000_000.0
 """When the fake sweep started."""
@@ -197,3 +202,60 @@ async def until(pilot: Pilot, condition: Callable[[], object], timeout: float = 
             return
         await pilot.pause(0.02)
     assert condition(), "condition not met in time"
+
+
+async def sent(pilot: Pilot) -> None:
+    """Wait until the commands asked for so far reached the ledger (thread workers send them)."""
+    workers = [w for w in pilot.app.workers if w.group == SEND_GROUP]
+    if workers:
+        await pilot.app.workers.wait_for_complete(workers)
+
+
+async def taken(pilot: Pilot, engine: FakeEngine) -> list[tuple[str, str | None]]:
+    """The commands the fake engine takes once the dashboard's sends are done."""
+    await sent(pilot)
+    return engine.step()
+
+
+_SVG_TEXT = re.compile(r"<text ([^>]*)>([^<]*)</text>")
+_SVG_X = re.compile(r'\bx="([0-9.]+)"')
+_SVG_LINE = re.compile(r'clip-path="url\(#[^)]*-line-(\d+)\)"')
+SVG_CHAR_WIDTH = 20 * 0.61
+"""Rich's SVG export puts a cell 20 x 0.61 units wide (its default font aspect ratio)."""
+
+
+def screen_lines(app: App[Any]) -> list[str]:
+    """The text of the screen as drawn, one string per terminal line (read from the SVG
+    screenshot, Textual's public export of what is on screen)."""
+    width, height = app.size
+    cells = [[" "] * width for _ in range(height)]
+    for attrs, text in _SVG_TEXT.findall(app.export_screenshot()):
+        x, line = _SVG_X.search(attrs), _SVG_LINE.search(attrs)
+        if x is None or line is None:
+            continue
+        row, col = cells[int(line.group(1))], round(float(x.group(1)) / SVG_CHAR_WIDTH)
+        for ch in html.unescape(text).replace("\xa0", " "):
+            if col < width:
+                row[col] = ch
+            for extra in range(1, cell_len(ch)):  # a wide character fills the cells after it
+                if col + extra < width:
+                    row[col + extra] = ""
+            col += max(cell_len(ch), 1)
+    return ["".join(row) for row in cells]
+
+
+def toasts(app: App[Any]) -> list[str]:
+    """The messages of the toasts on screen, oldest first (a toast's last line is its message)."""
+    return [str(toast.render()).split("\n")[-1] for toast in app.screen.query("Toast")]
+
+
+async def toasts_shown(pilot: Pilot) -> list[str]:
+    """The toasts on screen once they stop changing (a toast mounts a moment after notify)."""
+    last: list[str] | None = None
+    for _ in range(100):
+        await pilot.pause(0.05)
+        now = toasts(pilot.app)
+        if now == last:
+            return now
+        last = now
+    return last or []

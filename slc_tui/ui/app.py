@@ -1,8 +1,8 @@
 """The Textual dashboard: a thin App around the main screen, and :func:`run_dashboard`.
 
-The App only reads the ledgers and log files and sends commands; the engine is another
-process, so closing the dashboard (or losing the terminal) never stops the sweep unless the
-user says so.
+The App only reads the ledgers and log files and sends commands (both through one
+:class:`~slc_tui.ui.feed.SweepFeed`, off the UI thread); the engine is another process, so
+closing the dashboard (or losing the terminal) never stops the sweep unless the user says so.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, ClassVar
@@ -23,8 +24,10 @@ from textual.binding import Binding, BindingType
 
 from slc_tui.states import RunState, Verb
 from slc_tui.sweep.state import SweepState
+from slc_tui.ui.feed import SEND_GROUP, SweepFeed
 from slc_tui.ui.hints import exit_summary, grid_command
 from slc_tui.ui.main_screen import MainScreen
+from slc_tui.ui.messages import LedgersRead, QuitAsked
 from slc_tui.ui.quit_dialog import LEAVE, STOP, QuitDialog
 
 INTERRUPTED = 130
@@ -63,18 +66,24 @@ class SlcApp(App[int]):
         """Whether this process started the engine (changes wording only)."""
         self.model = SweepState.open(self.ledger_paths, clock)
         """The sweep, as read from the ledgers."""
+        self.feed = SweepFeed(self.model)
+        """The reads of the ledgers and the commands to them (off the UI thread)."""
         self.cwd = os.getcwd()
         """Where the dashboard started: relative ``data_dir`` values resolve against it."""
         self.exit_line = ""
         """The one line :func:`run_dashboard` prints once the app closed (set on unmount)."""
         self.animation_level = "none"
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self._signal_loop: asyncio.AbstractEventLoop | None = None
         self._stop_since: float | None = None
 
     def on_mount(self) -> None:
         """Show the main screen."""
-        self._loop = asyncio.get_running_loop()
-        self.push_screen(MainScreen(self.model))
+        self._signal_loop = asyncio.get_running_loop()
+        self.push_screen(MainScreen(self.model, self.feed))
+
+    def on_quit_asked(self, message: QuitAsked) -> None:
+        """``q`` on a screen: quit, or ask first."""
+        self.action_request_quit()
 
     def action_request_quit(self) -> None:
         """Quit; with runs still going, ask whether to stop them or leave them running."""
@@ -103,33 +112,30 @@ class SlcApp(App[int]):
         return grid_command(self.model, "attach", self.cwd)
 
     def stop_all_and_quit(self) -> None:
-        """Tell every live engine to stop all runs, then quit once they are down."""
-        for li, alive in enumerate(self.model.alive()):
-            if alive:
-                self.model.send(li, Verb.STOP_ALL)
+        """Tell every live engine to stop all runs, then quit once they are down (or after
+        :data:`STOP_WAIT` seconds)."""
+        live = [li for li, alive in enumerate(self.model.alive()) if alive]
+        self.feed.queue(live, Verb.STOP_ALL)
+        self.run_worker(self.feed.flush, thread=True, group=SEND_GROUP, name="send stop_all")
         self._stop_since = time.monotonic()
         self.notify("stopping all runs…", timeout=STOP_WAIT)
-        self.set_interval(0.2, self._check_stopped)
+        self.set_timer(STOP_WAIT, partial(self.exit, INTERRUPTED))
 
-    def _check_stopped(self) -> None:
-        assert self._stop_since is not None
-        self.model.poll()
-        waited = time.monotonic() - self._stop_since
-        if not self.model.active() or waited > STOP_WAIT:
+    def on_ledgers_read(self, message: LedgersRead) -> None:
+        """While the runs stop, quit once none goes any more (the screen took the read in)."""
+        if self._stop_since is not None and not self.model.active():
             self.exit(INTERRUPTED)
 
     def hangup(self, status: int = HANGUP) -> None:
         """Shut down from a signal handler (thread-safe); the sweep goes on."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self.exit, status)
+        if self._signal_loop is not None:
+            self._signal_loop.call_soon_threadsafe(self.exit, status)
 
     def on_unmount(self) -> None:
-        """Note the exit line from a last read of the ledgers, then close them."""
-        try:
-            self.model.poll()
-            self.exit_line = exit_summary(self.model, self.model.active(), self.cwd)
-        finally:
-            self.model.close()
+        """Send what is still queued, read the ledgers a last time, close them, and note the
+        exit line."""
+        self.feed.close()
+        self.exit_line = exit_summary(self.model, self.model.active(), self.cwd)
 
 
 def _watchdog(status: int, done: threading.Event) -> None:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from slc_tui.states import RunState
 from slc_tui.sweep.state import RunKey, SweepState
+from slc_tui.ui.nodes import NodeData, RunNode
 
 STOPPABLE = frozenset({RunState.PENDING, RunState.RUNNING})
 """States ``k`` acts on (a pending run is cancelled before it starts)."""
@@ -29,27 +28,20 @@ def variant_dirs(model: SweepState, li: int) -> list[list[str]]:
     return [[model.runs[k].output_dir for k in model.variants[v][:per_variant]] for v in vkeys]
 
 
-def runs_under(model: SweepState, data: Any) -> list[RunKey]:
-    """The runs of a tree node: ``("run", key)``, ``("variant", vkey)`` or ``("grid", li)``."""
-    if data is None:
-        return []
-    kind, value = data
-    if kind == "run":
-        return [value] if value in model.runs else []
-    if kind == "variant":
-        return list(model.variants.get(value, []))
-    return [k for k in model.runs if k[0] == value]
+def runs_under(model: SweepState, data: NodeData | None) -> list[RunKey]:
+    """The runs of a tree node (none for no node)."""
+    return [] if data is None else data.keys(model)
 
 
-def stop_targets(model: SweepState, data: Any) -> list[RunKey]:
+def stop_targets(model: SweepState, data: NodeData | None) -> list[RunKey]:
     """Runs ``k`` stops: the selected run, or the running and pending runs below a node."""
     return [k for k in runs_under(model, data) if model.runs[k].state in STOPPABLE]
 
 
-def rerun_targets(model: SweepState, data: Any) -> list[RunKey]:
+def rerun_targets(model: SweepState, data: NodeData | None) -> list[RunKey]:
     """Runs ``r`` reruns: a finished selected run, or the failed runs below a node."""
     keys = runs_under(model, data)
-    if data and data[0] == "run":
+    if isinstance(data, RunNode):
         return [k for k in keys if model.runs[k].state not in STOPPABLE]
     return [k for k in keys if model.runs[k].state in RERUNNABLE]
 

@@ -111,12 +111,13 @@ class CompareScreen(Screen[None]):
         self.sort_column = FIRST_METRIC
         """Index of the column rows are sorted by (the main metric, descending)."""
         self._columns: list[str] = []
+        self.table: DataTable[Any] = DataTable(zebra_stripes=True, cursor_type="row")
+        """The variants, one row each."""
 
     def compose(self) -> ComposeResult:
         """The table and the footer."""
-        table: DataTable[Any] = DataTable(zebra_stripes=True, cursor_type="row")
-        table.border_title = "variants · latest metrics, mean over seeds"
-        yield table
+        self.table.border_title = "variants · latest metrics, mean over seeds"
+        yield self.table
         yield Footer()
 
     def on_mount(self) -> None:
@@ -138,7 +139,7 @@ class CompareScreen(Screen[None]):
             key=lambda t: (t[0] == NO_SUCCESS and by_value, _sort_key(t[1][self.sort_column])),
         )
         shown = columns[: FIRST_METRIC + MAX_METRICS]
-        table = self.query_one(DataTable)
+        table = self.table
         table.clear(columns=True)
         for i, name in enumerate(shown):
             table.add_column(name + (" ▼" if i == self.sort_column else ""), key=str(i))

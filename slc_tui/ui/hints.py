@@ -12,6 +12,7 @@ import os
 import shlex
 
 from slc_tui.states import RunState
+from slc_tui.sweep.fmt import counts_line
 from slc_tui.sweep.state import SweepState
 
 SUMMARY_ORDER = (
@@ -64,8 +65,7 @@ def grid_command(model: SweepState, verb: str, cwd: str | None = None) -> str:
 def counts_text(model: SweepState, li: int) -> str:
     """``cartpole: 2 succeeded, 10 failed`` for ledger ``li``."""
     states = [r.state for (i, _), r in model.runs.items() if i == li]
-    parts = [f"{states.count(s)} {s}" for s in SUMMARY_ORDER if states.count(s)]
-    return f"{model.grid_name(li)}: {', '.join(parts) or 'no runs'}"
+    return f"{model.grid_name(li)}: {counts_line(states, SUMMARY_ORDER) or 'no runs'}"
 
 
 def exit_summary(model: SweepState, going: bool, cwd: str | None = None) -> str:

@@ -1,8 +1,9 @@
 """The selected run's ``output.log``, following its end with bounded memory.
 
-The file is read on a timer (about every 100 ms), at most :data:`CHUNK` bytes a time; a run
-that prints faster than that is skipped ahead to its last :data:`TAIL_BYTES`. Lines live in a
-deque of :data:`MAX_LINES`, and only the visible ones are drawn (the line API).
+The file is read on the widget's own timer (every :data:`LOG_POLL`, 100 ms), at most
+:data:`CHUNK` bytes a time; a run that prints faster than that is skipped ahead to its last
+:data:`TAIL_BYTES`. Lines live in a deque of :data:`MAX_LINES`, and only the visible ones are
+drawn (the line API).
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+LOG_POLL = 0.1
+"""Seconds between two reads of the log file shown."""
 MAX_LINES = 5000
 """Lines kept in memory for the selected run."""
 TAIL_BYTES = 256 * 1024
@@ -68,6 +71,10 @@ class LogView(ScrollView, can_focus=True):
         self._partial = ""
         self._width = 0
         self._error_style = Style(color="red", bold=True)
+
+    def on_mount(self) -> None:
+        """Follow the file shown on a timer of its own."""
+        self.set_interval(LOG_POLL, self.poll)
 
     def show(self, path: Path | None, fallback: str = "", at_traceback: bool = False) -> None:
         """Show ``path`` from its tail (``fallback`` text when it does not exist).

@@ -59,6 +59,7 @@ class QuitDialog(ModalScreen[Optional[str]]):
         """Whether this dashboard started the engine (only wording differs)."""
         self.attach = attach
         """The command that brings the dashboard back."""
+        self._leave = Button("Leave running (l)", id=LEAVE, variant="primary", compact=True)
 
     def compose(self) -> ComposeResult:
         """The question and three buttons."""
@@ -73,12 +74,12 @@ class QuitDialog(ModalScreen[Optional[str]]):
             )
             with Horizontal():
                 yield Button("Stop runs (s)", id=STOP, variant="error", compact=True)
-                yield Button("Leave running (l)", id=LEAVE, variant="primary", compact=True)
+                yield self._leave
                 yield Button("Cancel (esc)", id="cancel", compact=True)
 
     def on_mount(self) -> None:
         """Leaving the runs is the safe default."""
-        self.query_one(f"#{LEAVE}", Button).focus()
+        self._leave.focus()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         """A button answers."""

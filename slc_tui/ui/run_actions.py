@@ -2,7 +2,8 @@
 
 :class:`RunActions` is the main screen's base: it holds the actions that act on the runs
 under the tree's cursor (or on the whole sweep), so that the screen itself keeps to layout,
-polling and the selection.
+the ledger reads and the selection. Commands queue in the key order and go to the ledgers
+from a thread worker (SQLite may wait up to its busy timeout): the UI thread never waits.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from textual.binding import Binding
 from textual.screen import Screen
 
 from slc_tui.states import Verb
-from slc_tui.sweep.state import SweepState
+from slc_tui.sweep.state import RunKey, SweepState
 from slc_tui.ui.commands import describe, describe_stop, rerun_targets, stop_targets
 from slc_tui.ui.compare_table import CompareScreen, default_export_path, export_csv
+from slc_tui.ui.feed import SEND_GROUP, SweepFeed
 from slc_tui.ui.help_screen import HelpScreen
-from slc_tui.ui.variant_tree import NodeData
+from slc_tui.ui.messages import QuitAsked
+from slc_tui.ui.nodes import NodeData
 
 CONFIRM_SECONDS = 3.0
 """How long a first ``k`` waits for the second one that stops."""
@@ -42,10 +45,12 @@ HELP = {
 class RunActions(Screen[None]):
     """Actions on the selected node's runs and on the sweep (the main screen's base)."""
 
-    def __init__(self, model: SweepState) -> None:
+    def __init__(self, model: SweepState, feed: SweepFeed) -> None:
         super().__init__()
         self.model = model
         """The sweep shown."""
+        self.feed = feed
+        """Where commands go (and reads come from)."""
         self.selected: NodeData | None = None
         """The tree node under the cursor."""
         self._armed: tuple[Any, float] | None = None
@@ -66,10 +71,7 @@ class RunActions(Screen[None]):
             self.notify(f"press k again to stop {describe_stop(self.model, keys)}", title="stop?")
             return
         self._armed = None
-        what = describe_stop(self.model, keys)
-        for key in keys:
-            self.model.send(key, Verb.STOP)
-        self.notify(f"stopping {what}")
+        self.send(keys, Verb.STOP, f"stopping {describe_stop(self.model, keys)}")
 
     def action_rerun(self) -> None:
         """Rerun the selected finished run, or the failed runs of a variant or grid."""
@@ -77,12 +79,38 @@ class RunActions(Screen[None]):
         if not keys:
             self.notify("nothing to rerun here (runs still going?)", severity="warning")
             return
-        for key in keys:
-            self.model.send(key, Verb.RERUN)
-        self.notify(f"rerunning {describe(keys)}")
         alive = self.model.alive()
-        for li in sorted({li for li, _ in keys if not alive[li]}):
-            self.run_worker(partial(self._revive, li), thread=True, group="revive")
+        dead = sorted({li for li, _ in keys if not alive[li]})
+        self.send(keys, Verb.RERUN, f"rerunning {describe(keys)}", revive=dead)
+
+    def action_pause(self) -> None:
+        """Hold back new runs (running ones go on), or start them again."""
+        verb = Verb.RESUME if self.model.paused() else Verb.PAUSE
+        done = "resuming" if verb == Verb.RESUME else "paused: no new runs start"
+        self.send(list(range(len(self.model.ledgers))), verb, done)
+
+    def send(
+        self,
+        targets: list[RunKey] | list[int],
+        verb: Verb,
+        done: str,
+        revive: list[int] | None = None,
+    ) -> None:
+        """Send ``verb`` to each target (a run, or a ledger index) off the UI thread.
+
+        Once sent, the toast ``done`` says so; then the engines of ledgers ``revive`` (which
+        had ended) start again, to obey.
+        """
+        self.feed.queue(targets, verb)
+        work = partial(self._deliver, done, revive or [])
+        self.run_worker(work, thread=True, group=SEND_GROUP, name=f"send {verb}")
+
+    def _deliver(self, done: str, revive: list[int]) -> None:
+        """(A thread worker.) Send what is queued, say so, and revive ended engines."""
+        self.feed.flush()
+        self.notify(done)
+        for li in revive:
+            self._revive(li)
 
     def _revive(self, li: int) -> None:
         """Start an engine again for a finished sweep, so that it obeys the rerun."""
@@ -91,22 +119,13 @@ class RunActions(Screen[None]):
         try:
             started = SweepHandle([self.model.ledgers[li].path]).revive()
         except Exception as exc:  # a grid file changed or broken since: say so, keep the view
-            self.app.call_from_thread(self.notify, f"could not restart the engine: {exc}",
-                                      severity="error")  # fmt: skip
+            self.notify(f"could not restart the engine: {exc}", severity="error")
             return
         if not started:
-            self.app.call_from_thread(
-                self.notify,
+            self.notify(
                 "no engine to rerun with: this sweep was started from Python; run it again there",
                 severity="warning",
             )
-
-    def action_pause(self) -> None:
-        """Hold back new runs (running ones go on), or start them again."""
-        verb = Verb.RESUME if self.model.paused() else Verb.PAUSE
-        for li in range(len(self.model.ledgers)):
-            self.model.send(li, verb)
-        self.notify("resuming" if verb == Verb.RESUME else "paused: no new runs start")
 
     def action_compare(self) -> None:
         """Open the table of all variants."""
@@ -129,5 +148,5 @@ class RunActions(Screen[None]):
         return [b for b in self.BINDINGS if isinstance(b, Binding)]
 
     def action_quit(self) -> None:
-        """Quit; ask first when runs still go."""
-        self.app.action_request_quit()  # type: ignore[attr-defined]
+        """Quit; the app asks first when runs still go."""
+        self.post_message(QuitAsked())

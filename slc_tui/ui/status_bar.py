@@ -24,24 +24,22 @@ ORDER = (
 """The order of the counts in the header (what needs attention first)."""
 
 
+PHASE_STYLES = {
+    "paused": "bold yellow",
+    "running": "bold green",
+    "all ended": "bold",
+    "finished": "bold",
+    "stopped": "bold magenta",
+    "engine gone": "bold red",
+    "starting": "dim",
+}
+"""The style of each word of :meth:`SweepState.phase`."""
+
+
 def status_word(model: SweepState) -> tuple[str, str]:
-    """What the engines are doing, and its style: running, paused, finished, stopped, gone."""
-    alive = model.alive()
-    statuses = {str(m.get("status") or "") for m in model.metas}
-    active = model.active()
-    if active and model.paused():
-        return "paused", "bold yellow"
-    if active:
-        return "running", "bold green"
-    if any(alive) and "running" in statuses:
-        return "all ended", "bold"
-    if statuses <= {"finished"} and statuses:
-        return "finished", "bold"
-    if "stopped" in statuses:
-        return "stopped", "bold magenta"
-    if not any(alive):
-        return "engine gone", "bold red"
-    return "starting", "dim"
+    """What the engines are doing (:meth:`SweepState.phase`), and its style."""
+    word = model.phase()
+    return word, PHASE_STYLES.get(word, "")
 
 
 ENDING_WORD = "all ended"
@@ -69,6 +67,7 @@ class StatusBar(Widget):
         self.model = model
         """The sweep summed up."""
         self._need = 0
+        self._drawn = Text()
         self._states: set[RunState] = {
             RunState.RUNNING,
             RunState.SUCCEEDED,
@@ -78,8 +77,9 @@ class StatusBar(Widget):
         }
 
     def update(self) -> None:
-        """Draw again from the model."""
-        self.refresh()
+        """Draw again from the model when the line changed (a redraw costs bytes over SSH)."""
+        if self.line(self.compact) != self._drawn:
+            self.refresh()
 
     @property
     def compact(self) -> bool:
@@ -106,6 +106,7 @@ class StatusBar(Widget):
     def render(self) -> Text:
         """Label, grids, counts, CPUs, status, elapsed and ETA."""
         text = self.line(self.compact)
+        self._drawn = text.copy()
         text.no_wrap = True
         text.overflow = "ellipsis"
         return text

@@ -6,36 +6,46 @@ without building 10,000 nodes.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, ClassVar
 
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import Tree
 from textual.widgets.tree import TreeNode
 
-from slc_tui.states import RunState
-from slc_tui.sweep.fmt import fmt_num, run_metric, short_metric
 from slc_tui.sweep.state import RunKey, SweepState
-from slc_tui.ui.labels import group_label, run_label, variant_display
+from slc_tui.ui.labels import run_label
+from slc_tui.ui.nodes import GridNode, NodeData, RunNode, VariantNode
+from slc_tui.ui.tree_view import FILTERS, SORTS, TreeView, grid_label, variant_label
 
-NodeData = tuple[str, Any]
-"""``("grid", li)``, ``("variant", (li, variant))`` or ``("run", (li, name))``."""
 Node = TreeNode[NodeData]
-FILTERS: list[tuple[str, frozenset[str] | None]] = [
-    ("all", None),
-    ("running", frozenset({RunState.RUNNING})),
-    ("failed", frozenset({RunState.FAILED, RunState.LOST, RunState.CANCELLED})),
-    ("pending", frozenset({RunState.PENDING})),
-    ("done", frozenset({RunState.SUCCEEDED})),
-]
-"""What ``f`` cycles through: a name and the states it shows."""
-SORTS = ("plan", "metric", "failures", "name")
-"""What ``s`` cycles through: the order of variants in the tree."""
 AUTO_EXPAND = 300
 """Variants open by themselves when the tree shows at most this many runs."""
 
 
 class VariantTree(Tree[NodeData]):
-    """Every run of the sweep, grouped by grid and variant."""
+    """Every run of the sweep, grouped by grid and variant.
+
+    The cursor's moves go up as :class:`VariantTree.Chosen`; the screen puts the cursor
+    somewhere with :meth:`place` (not a move of the user's) and changes what shows with
+    :meth:`cycle_filter`, :meth:`cycle_sort` and :meth:`set_search`, then :meth:`rebuild`.
+    """
+
+    @dataclass
+    class Chosen(Message):
+        """The cursor rests on a new node (coalescing: only the latest of quick moves counts)."""
+
+        data: NodeData
+        """What the node stands for."""
+        by_user: bool
+        """Whether the user moved there (not :meth:`VariantTree.place`)."""
+
+        def can_replace(self, message: Message) -> bool:
+            """A newer move supersedes an older one."""
+            return isinstance(message, VariantTree.Chosen)
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("j", "cursor_down", "Down", show=False),
@@ -59,75 +69,55 @@ class VariantTree(Tree[NodeData]):
         self.guide_depth = 2
         self.model = model
         """The sweep the tree shows."""
-        self.filter_index = 0
-        """Index into :data:`FILTERS`."""
-        self.search = ""
-        """Case-insensitive substring a run's name must hold (empty: all)."""
-        self.sort_index = 0
-        """Index into :data:`SORTS`."""
+        self.view = TreeView()
+        """The filter, search and order of the tree."""
         self._grids: dict[int, Node] = {}
         self._variants: dict[tuple[int, str], Node] = {}
         self._runs: dict[RunKey, Node] = {}
         self._collapsed: set[tuple[int, str]] = set()
         self._opened: set[tuple[int, str]] = set()
         self._seed_width: dict[tuple[int, str], int] = {}
+        self._placed: NodeData | None = None
+        self._wanted: NodeData | None = None
+
+    # -- the nodes built (read-only views) --------------------------------------------------
+    @property
+    def grid_nodes(self) -> Mapping[int, Node]:
+        """The grid nodes, by ledger index."""
+        return MappingProxyType(self._grids)
+
+    @property
+    def variant_nodes(self) -> Mapping[tuple[int, str], Node]:
+        """The variant nodes shown, by (ledger index, variant name)."""
+        return MappingProxyType(self._variants)
+
+    @property
+    def run_nodes(self) -> Mapping[RunKey, Node]:
+        """The seed leaves built so far (only opened variants have theirs), by run key."""
+        return MappingProxyType(self._runs)
 
     # -- what shows -------------------------------------------------------------------------
-    @property
-    def filter_name(self) -> str:
-        """The name of the state filter in use."""
-        return FILTERS[self.filter_index][0]
+    def cycle_filter(self) -> None:
+        """Take the next state filter (call :meth:`rebuild` after)."""
+        self.view.filter_index = (self.view.filter_index + 1) % len(FILTERS)
+        self.border_subtitle = self.view.subtitle()
 
-    @property
-    def sort_name(self) -> str:
-        """The name of the variant order in use."""
-        return SORTS[self.sort_index]
+    def cycle_sort(self) -> None:
+        """Take the next order of variants (call :meth:`rebuild` after)."""
+        self.view.sort_index = (self.view.sort_index + 1) % len(SORTS)
+        self.border_subtitle = self.view.subtitle()
+
+    def set_search(self, text: str) -> None:
+        """Show only runs whose name holds ``text`` (call :meth:`rebuild` after)."""
+        self.view.search = text.strip()
+        self.border_subtitle = self.view.subtitle()
 
     def shows(self, key: RunKey) -> bool:
         """Whether run ``key`` passes the filter and the search."""
-        states = FILTERS[self.filter_index][1]
-        run = self.model.runs[key]
-        if states is not None and run.state not in states:
-            return False
-        return not self.search or self.search.lower() in run.name.lower()
+        return self.view.shows(self.model, key)
 
     def _variant_keys(self, vkey: tuple[int, str]) -> list[RunKey]:
         return [k for k in self.model.variants[vkey] if self.shows(k)]
-
-    def _sorted_variants(self, li: int) -> list[tuple[int, str]]:
-        vkeys = [v for v in self.model.variants if v[0] == li]
-        mode = self.sort_name
-        if mode == "name":
-            vkeys.sort(key=lambda v: v[1])
-        elif mode == "metric":
-            vkeys.sort(key=lambda v: -(self.variant_mean(v) or (float("-inf"), 0))[1])
-        elif mode == "failures":
-            summaries = {v: self.model.summary(self.model.variants[v]).states for v in vkeys}
-            vkeys.sort(
-                key=lambda v: (-summaries[v][RunState.FAILED], -summaries[v][RunState.RUNNING])
-            )
-        return vkeys
-
-    def variant_mean(self, vkey: tuple[int, str]) -> tuple[str, float] | None:
-        """The mean of the main metric over the variant's runs that reported one."""
-        values: list[float] = []
-        name = ""
-        for key in self.model.variants[vkey]:
-            metric = run_metric(self.model.runs[key])
-            if metric and isinstance(metric[1], (int, float)):
-                name = metric[0]
-                values.append(float(metric[1]))
-        return (name, sum(values) / len(values)) if values else None
-
-    def _variant_label(self, vkey: tuple[int, str]) -> Any:
-        mean = self.variant_mean(vkey)
-        metric = f"{short_metric(mean[0])} {fmt_num(mean[1])}" if mean else ""
-        name = variant_display(vkey[1], self.model.grid_name(vkey[0]))
-        return group_label(name, self.model.summary(self.model.variants[vkey]), metric)
-
-    def _grid_label(self, li: int) -> Any:
-        keys = [k for k in self.model.runs if k[0] == li]
-        return group_label(self.model.grid_name(li), self.model.summary(keys))
 
     # -- building ---------------------------------------------------------------------------
     def rebuild(self) -> None:
@@ -139,15 +129,15 @@ class VariantTree(Tree[NodeData]):
         self._runs.clear()
         shown = sum(1 for k in self.model.runs if self.shows(k))
         for li in range(len(self.model.ledgers)):
-            grid = self.root.add(self._grid_label(li), data=("grid", li), expand=True)
+            grid = self.root.add(grid_label(self.model, li), data=GridNode(li), expand=True)
             self._grids[li] = grid
-            for vkey in self._sorted_variants(li):
+            for vkey in self.view.sorted_variants(self.model, li):
                 if not self._variant_keys(vkey):
                     continue
                 expand = vkey not in self._collapsed and (
                     shown <= AUTO_EXPAND or vkey in self._opened
                 )
-                node = grid.add(self._variant_label(vkey), data=("variant", vkey))
+                node = grid.add(variant_label(self.model, vkey), data=VariantNode(vkey))
                 self._variants[vkey] = node
                 if expand:
                     self._fill(node)
@@ -155,32 +145,49 @@ class VariantTree(Tree[NodeData]):
         if selected is not None:
             self.select_data(selected)
 
+    def rebuild_keeping(self, selected: NodeData | None) -> NodeData | None:
+        """Rebuild, keeping the cursor on ``selected``; return where the cursor went.
+
+        When ``selected`` no longer shows, the cursor goes to the first run shown (or the
+        first grid). The node the user chose is remembered until they move: it comes back
+        once a later filter or search shows it again.
+        """
+        self.rebuild()
+        wanted = self._wanted or selected
+        target = wanted
+        if target is None or not self.holds(target):
+            target = self.first_run() or (GridNode(0) if self.model.ledgers else None)
+        if target is not None:
+            self.place(target)
+        self._wanted = None if target == wanted else wanted
+        return target
+
     def _fill(self, node: Node) -> None:
-        assert node.data is not None
-        vkey = node.data[1]
+        assert isinstance(node.data, VariantNode)
+        vkey = node.data.key
         if node.children:
             return
         keys = self._variant_keys(vkey)
         width = max((len(str(self.model.runs[k].seed)) + 1 for k in keys), default=2)
         self._seed_width[vkey] = width
         for key in keys:
-            leaf = node.add_leaf(run_label(self.model.runs[key], width), data=("run", key))
+            leaf = node.add_leaf(run_label(self.model.runs[key], width), data=RunNode(key))
             self._runs[key] = leaf
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[NodeData]) -> None:
         """Fill a variant's seed leaves the first time it opens."""
         data = event.node.data
-        if data and data[0] == "variant":
-            self._collapsed.discard(data[1])
-            self._opened.add(data[1])
+        if isinstance(data, VariantNode):
+            self._collapsed.discard(data.key)
+            self._opened.add(data.key)
             self._fill(event.node)
 
     def on_tree_node_collapsed(self, event: Tree.NodeCollapsed[NodeData]) -> None:
         """Remember a variant the user closed, so rebuilds keep it closed."""
         data = event.node.data
-        if data and data[0] == "variant":
-            self._collapsed.add(data[1])
-            self._opened.discard(data[1])
+        if isinstance(data, VariantNode):
+            self._collapsed.add(data.key)
+            self._opened.discard(data.key)
 
     def update_runs(self, changed: set[RunKey]) -> bool:
         """Refresh the labels of changed runs; return False when the tree needs a rebuild."""
@@ -206,44 +213,61 @@ class VariantTree(Tree[NodeData]):
             grids.add(key[0])
         for vkey in variants:
             if vkey in self._variants:
-                self._variants[vkey].set_label(self._variant_label(vkey))
+                self._variants[vkey].set_label(variant_label(self.model, vkey))
         for li in grids:
-            self._grids[li].set_label(self._grid_label(li))
+            self._grids[li].set_label(grid_label(self.model, li))
         return True
 
     # -- selection --------------------------------------------------------------------------
     def select_data(self, data: NodeData) -> None:
         """Move the cursor to the node holding ``data`` (opening its variant if needed)."""
         node: Node | None = None
-        if data[0] == "run":
-            run = self.model.runs.get(data[1])
-            vnode = self._variants.get((data[1][0], run.variant)) if run else None
+        if isinstance(data, RunNode):
+            run = self.model.runs.get(data.key)
+            vnode = self._variants.get((data.key[0], run.variant)) if run else None
             if vnode is not None:
                 self._fill(vnode)
                 vnode.expand()
-            node = self._runs.get(data[1])
-        elif data[0] == "variant":
-            node = self._variants.get(data[1])
-        elif data[0] == "grid":
-            node = self._grids.get(data[1])
+            node = self._runs.get(data.key)
+        elif isinstance(data, VariantNode):
+            node = self._variants.get(data.key)
+        else:
+            node = self._grids.get(data.li)
         if node is not None:
-            self._tree_lines  # noqa: B018 -- lay the lines out first: a new node has no line yet
+            _ = self.last_line  # lays the lines out: a node just added has no line before
             self.move_cursor(node)
+
+    def place(self, data: NodeData) -> None:
+        """Put the cursor on ``data`` for the user: its :class:`Chosen` is not theirs."""
+        self._placed = data
+        self._wanted = None
+        self.select_data(data)
+
+    def on_tree_node_highlighted(self, event: Tree.NodeHighlighted[NodeData]) -> None:
+        """Tell the screen where the cursor rests (only the latest of quick moves)."""
+        event.stop()
+        data = event.node.data
+        if event.node is not self.cursor_node or data is None:
+            return  # the cursor has moved on since: a newer event follows
+        by_user = data != self._placed
+        if by_user:
+            self._wanted = None
+        self.post_message(self.Chosen(data, by_user))
 
     def holds(self, data: NodeData) -> bool:
         """Whether the tree shows the node of ``data`` (a run must pass filter and search)."""
-        if data[0] == "run":
-            return data[1] in self.model.runs and self.shows(data[1])
-        if data[0] == "variant":
-            return data[1] in self._variants
-        return data[1] in self._grids
+        if isinstance(data, RunNode):
+            return data.key in self.model.runs and self.shows(data.key)
+        if isinstance(data, VariantNode):
+            return data.key in self._variants
+        return data.li in self._grids
 
-    def first_run(self) -> NodeData | None:
+    def first_run(self) -> RunNode | None:
         """The first run the tree shows, in its order (None when it shows none)."""
         for vkey in self._variants:
             keys = self._variant_keys(vkey)
             if keys:
-                return ("run", keys[0])
+                return RunNode(keys[0])
         return None
 
     def action_collapse_or_parent(self) -> None:
