@@ -160,6 +160,7 @@ class Curves(Widget):
         """The numeric columns seen in the last load (what ``m`` cycles through)."""
         self.series: list[Series] = []
         """What is drawn."""
+        self._drawn: list[Series] | None = None
 
     def load(self, output_dirs: list[str]) -> None:
         """Draw the runs in ``output_dirs``: one run, or a variant's seeds and their mean."""
@@ -205,7 +206,9 @@ class Curves(Widget):
     def _titles(self, metric: str | None, what: str) -> None:
         self.border_title = metric or "curves"
         self.border_subtitle = f"{what} · m metric" if what else ""
-        self.refresh()
+        if self.series != self._drawn:  # reloaded each second: draw only what changed
+            self._drawn = list(self.series)
+            self.refresh()
 
     def cycle_metric(self) -> str | None:
         """Plot the next numeric column; return its name."""

@@ -121,6 +121,8 @@ class RunDetails(Widget):
         return self._head.plain
 
     def _set(self, head: Text, fields: Text) -> None:
+        if head == self._head and fields == self._fields:
+            return  # redrawn each second for the run's usage: lay out only what changed
         self._head = head
         self._fields = fields
         self.refresh(layout=True)
