@@ -9,12 +9,13 @@ from ui_fixtures import NOW, T0, FakeEngine, clock, make_sweep
 
 from slc_tui.engine.claim import engine_alive
 from slc_tui.engine.ledger import Ledger
-from slc_tui.states import RunState
+from slc_tui.states import RunState, Verb
 from slc_tui.sweep.fmt import fmt_duration, fmt_num
 from slc_tui.sweep.state import SweepState
 from slc_tui.ui.commands import rerun_targets, stop_targets
 from slc_tui.ui.compare_table import compare_rows, export_csv
 from slc_tui.ui.curves import Series, curve, mean_curve, plot
+from slc_tui.ui.feed import SweepFeed
 from slc_tui.ui.labels import run_label, summary_text
 from slc_tui.ui.log_view import clean
 from slc_tui.ui.nodes import RunNode, VariantNode
@@ -192,3 +193,32 @@ def test_phase_words_what_the_engines_do(model: SweepState, ledger: Ledger) -> N
     ledger.set_meta(status="running", engine_token="1:0")  # it died without a word
     model.poll()
     assert model.phase() == "engine gone"
+
+
+def test_feed_sends_in_key_order_and_reads_off_the_ui_thread(ledger: Ledger) -> None:
+    import threading
+
+    model = SweepState.open([ledger.path], clock)
+    feed = SweepFeed(model, interval=0.01)
+    assert len(feed.read_now()) == 9
+    feed.queue([(0, "cartpole_pop32_s0")], Verb.STOP)
+    feed.queue([0], Verb.PAUSE)
+    feed.flush()  # what a send worker does
+    engine = FakeEngine(ledger)
+    assert engine.step() == [("stop", "cartpole_pop32_s0"), ("pause", None)]
+    posts: list[int] = []
+    reader = threading.Thread(target=feed.follow, args=(posts.append, lambda: False))
+    reader.start()
+    for _ in range(500):  # until the reader saw the engine's answer
+        if posts and posts[-1] >= 1:
+            break
+        threading.Event().wait(0.01)
+    assert model.runs[(0, "cartpole_pop32_s0")].state == RunState.RUNNING  # not taken in yet
+    assert (0, "cartpole_pop32_s0") in feed.take()
+    assert model.runs[(0, "cartpole_pop32_s0")].state == RunState.CANCELLED
+    feed.queue([0], Verb.RESUME)  # still queued at exit: close sends it, then reads
+    feed.close()
+    reader.join(5)
+    assert not reader.is_alive()
+    assert engine.step() == [("resume", None)]
+    feed.flush()  # after close: nothing left, nothing to do
