@@ -190,7 +190,11 @@ FAST = {"poll_interval": 1}
 @pytest.fixture(scope="module")
 def cluster(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
             ) -> Iterator[tuple[Cluster, Any]]:  # fmt: skip
-    """The cluster, plus a job with a one-minute time limit submitted now, checked last."""
+    """The cluster, plus a job with a one-minute time limit submitted now, checked last.
+
+    That job holds a CPU for over a minute: the tests that need the whole node (2-rank runs)
+    come first and take ``slurm_cluster`` itself, so they never wait behind it.
+    """
     where = tmp_path_factory.mktemp("timeout")
     ex = SlurmExecutor({**FAST, "time": "1"})
     plan = make_plan(where, "work", name="sl-timeout", secs=[600])
@@ -205,7 +209,7 @@ slurm = pytest.mark.slurm
 
 # -- real jobs -----------------------------------------------------------------------------------
 @slurm
-def test_submit_and_follow_states(cluster: Any, tmp_path: Path) -> None:
+def test_submit_and_follow_states(slurm_cluster: Cluster, tmp_path: Path) -> None:  # noqa: F811
     ex = SlurmExecutor(FAST)
     plan = make_plan(tmp_path, "work", seeds=(0, 1), secs=[2])
     ids = submit(ex, tmp_path, plan)
@@ -220,8 +224,12 @@ def test_submit_and_follow_states(cluster: Any, tmp_path: Path) -> None:
 
 @slurm
 @pytest.mark.parametrize("launcher", ["mpiexec", "srun"])
-def test_mpi_run_of_two_ranks(cluster: Any, tmp_path: Path, launcher: str) -> None:
-    if cluster[0].cpus < 2:
+def test_mpi_run_of_two_ranks(
+    slurm_cluster: Cluster,  # noqa: F811
+    tmp_path: Path,
+    launcher: str,
+) -> None:
+    if slurm_cluster.cpus < 2:
         pytest.skip("the node has fewer than 2 CPUs")
     ex = SlurmExecutor({**FAST, "launcher": launcher})
     plan = make_plan(tmp_path, "ranks", num_cpu=2)
