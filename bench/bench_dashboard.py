@@ -41,7 +41,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from slc_tui.states import RunState
+from slc_tui.states import RunState, Verb
 
 THIS = Path(__file__).resolve()
 """This file: the thunk reference of the runs is ``THIS:flood``."""
@@ -248,7 +248,7 @@ async def scenario(
             lines_per_s = (log_lines(logs) - written0) / (time.monotonic() - meter.t0)
     finally:
         for path in paths:
-            L.Ledger.open(path).send("stop_all")
+            L.Ledger.open(path).send(Verb.STOP_ALL)
         proc.wait(60)
     result = summarize(
         name, runs, cursor_ms, panel_ms, settled_ms, meter, cpu, lines_per_s, seconds

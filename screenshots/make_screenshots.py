@@ -33,13 +33,14 @@ from pathlib import Path
 from textual.pilot import Pilot
 
 from slc_tui.engine import ledger as L
-from slc_tui.states import RunState
+from slc_tui.states import RunState, Verb
 from slc_tui.sweep.lifecycle import start_background
 from slc_tui.sweep.prepare import from_files
 from slc_tui.sweep.state import RunKey
 from slc_tui.ui.app import SlcApp
 from slc_tui.ui.log_view import LogView
-from slc_tui.ui.variant_tree import NodeData, VariantTree
+from slc_tui.ui.nodes import NodeData, RunNode, VariantNode
+from slc_tui.ui.variant_tree import VariantTree
 
 REPO = Path(__file__).resolve().parent.parent
 """The repository (the grids are read from there)."""
@@ -62,7 +63,7 @@ class Sweep:
         """Stop the engine (it lingers while this process lives) and wait for it."""
         if self.proc.poll() is None:
             for path in self.paths:
-                L.Ledger.open(path).send("stop_all")
+                L.Ledger.open(path).send(Verb.STOP_ALL)
             try:
                 self.proc.wait(30)
             except subprocess.TimeoutExpired:
@@ -146,7 +147,7 @@ async def shoot_running(
         await until(pilot, lambda: running_with_curve(app, min_epoch), 120, "a running run")
         key = running_with_curve(app, min_epoch)
         assert key is not None
-        await select(pilot, app, ("run", key))
+        await select(pilot, app, RunNode(key))
         await camera.shoot(pilot, app, name)
         if app.model.runs[key].state == RunState.RUNNING:
             return
@@ -182,7 +183,7 @@ async def sweep_pictures(camera: Camera) -> None:
         app = SlcApp(sweep.paths, owns_engine=True)
         async with app.run_test(size=BIG) as pilot:
             await until(pilot, lambda: not app.model.active(), 300, "the sweep to finish")
-            await select(pilot, app, ("variant", widest_variant(app)))
+            await select(pilot, app, VariantNode(widest_variant(app)))
             await camera.shoot(pilot, app, "curves")
             await pilot.press("c")
             await camera.shoot(pilot, app, "compare")
@@ -215,7 +216,7 @@ async def failure_picture(camera: Camera) -> None:
             await until(pilot, lambda: not app.model.active(), 300, "the failing grid to end")
             key = crashed_rank(app)
             assert key is not None, "no failed run with a traceback"
-            await select(pilot, app, ("run", key))
+            await select(pilot, app, RunNode(key))
             log = app.screen.query_one(LogView)
             await until(pilot, lambda: traceback_shown(log), 10, "the log at the traceback")
             await camera.shoot(pilot, app, "failure")

@@ -79,19 +79,7 @@ class SweepState:
         The runs a dead local engine left running are shown lost, as its next engine will
         record them (a cluster job outlives its engine: those stay running).
         """
-        changed: set[RunKey] = set()
-        for li, ledger in enumerate(self.ledgers):
-            self.metas[li] = ledger.meta()
-            for run in ledger.runs(since_rev=self._revs[li]):
-                key = (li, run.name)
-                if key not in self.runs:
-                    self.variants.setdefault((li, run.variant), []).append(key)
-                self.runs[key] = run
-                self._revs[li] = max(self._revs[li], run.rev)
-                changed.add(key)
-            if not engine_alive(self.metas[li]) and self.metas[li].get("backend") != "slurm":
-                changed |= self._mark_lost(li)
-        return changed
+        return self.apply(self.read(self.revs()))
 
     def _mark_lost(self, li: int) -> set[RunKey]:
         lost = {k for k, r in self.runs.items() if k[0] == li and r.state == RunState.RUNNING}
