@@ -52,13 +52,6 @@ class LogView(ScrollView, can_focus=True):
         Binding("home", "scroll_home", "Top", show=False),
     ]
 
-    DEFAULT_CSS = """
-    LogView {
-        scrollbar-size-vertical: 1;
-        scrollbar-size-horizontal: 0;
-    }
-    """
-
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.lines: deque[str] = deque(maxlen=MAX_LINES)

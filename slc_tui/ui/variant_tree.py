@@ -56,13 +56,6 @@ class VariantTree(Tree[NodeData]):
         Binding("G", "scroll_end", "Bottom", show=False),
     ]
 
-    DEFAULT_CSS = """
-    VariantTree {
-        scrollbar-size-vertical: 1;
-        scrollbar-size-horizontal: 0;
-    }
-    """
-
     def __init__(self, model: SweepState, **kwargs: Any) -> None:
         super().__init__("sweep", **kwargs)
         self.show_root = False
