@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NoReturn
 
 from slc_tui import __version__
 
 USAGE_ERROR, INTERRUPTED = 2, 130
+FULL_LIMIT = 1000
+"""Runs a ``--dry-run`` prints in full without ``--all`` (``dryrun.FULL_LIMIT``: the dry-run
+module is not imported to print the help)."""
 
 USAGE = """\
 slc-tui GRID.toml [GRID.toml ...] [options]
@@ -26,6 +30,13 @@ commands:
 
 exit status: 0 all runs succeeded, 1 some run failed, 2 bad input or usage, 130 interrupted
 """
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (``slc-tui: PROBLEM (see --help)``), exit 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(USAGE_ERROR, f"{self.prog}: {message} (see {self.prog} --help)\n")
 
 
 def _cpus(text: str) -> int | str:
@@ -44,12 +55,13 @@ def _cpus(text: str) -> int | str:
 
 def _nonneg(kind: type) -> Any:
     def parse(text: str) -> Any:
+        want = "a whole number >= 0" if kind is int else "a finite number >= 0"
         try:
             value = kind(text)
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-        if value < 0:
-            raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}")
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}") from None
+        if not math.isfinite(value) or value < 0:  # nan compares false: it would never fire
+            raise argparse.ArgumentTypeError(f"expected {want}, got {text!r}")
         return value
 
     return parse
@@ -57,7 +69,9 @@ def _nonneg(kind: type) -> Any:
 
 def run_parser() -> argparse.ArgumentParser:
     """The parser of ``slc-tui GRID.toml ...``."""
-    p = argparse.ArgumentParser(
+    from slc_tui.cpus import MAX_BUDGET, PER_CPU
+
+    p = _Parser(
         prog="slc-tui",
         usage=USAGE,
         description="Run experiment grids (TOML grid files) in parallel inside the CPU budget, "
@@ -74,13 +88,20 @@ def run_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--dry-run",
         action="store_true",
-        help="print the plan (tree, names, output dirs, packing); run nothing",
+        help="print the plan (tree, names, output dirs, packing); run nothing; a sweep of "
+        f"more than {FULL_LIMIT} runs is summed up (counts, first and last run, packing)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        help=f"with --dry-run: print every run, even of a sweep of more than {FULL_LIMIT} runs",
     )
     p.add_argument(
         "--max-cpus",
         type=_cpus,
         metavar="N|auto",
-        help="CPU budget (default: [run] max_cpus, else the physical cores)",
+        help="CPU budget (default: [run] max_cpus, else the physical cores); locally at most "
+        f"{PER_CPU} per CPU of this machine unless --oversubscribe, never more than {MAX_BUDGET}",
     )
     p.add_argument(
         "--resume",
@@ -107,7 +128,8 @@ def run_parser() -> argparse.ArgumentParser:
         "--oversubscribe",
         action="store_true",
         default=None,
-        help="allow runs of more ranks than the CPU budget",
+        help="allow runs of more ranks than the CPU budget, and a budget of more than "
+        "64 per CPU of this machine",
     )
     p.add_argument(
         "--no-mouse",
@@ -119,7 +141,7 @@ def run_parser() -> argparse.ArgumentParser:
 
 
 def _one_grid_parser(command: str, help_text: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=f"slc-tui {command}", description=help_text)
+    p = _Parser(prog=f"slc-tui {command}", description=help_text)
     p.add_argument(
         "grid",
         metavar="GRID.toml",
@@ -183,11 +205,13 @@ def _run(ns: argparse.Namespace) -> int:
         "backend": ns.backend,
         "oversubscribe": ns.oversubscribe,
     }
-    sweep = prepare.from_files(ns.grids, flags)
+    if ns.all and not ns.dry_run:
+        return fail("--all goes with --dry-run (it prints every run of the plan)")
+    sweep = prepare.from_files(ns.grids, flags, lazy=ns.dry_run)
     if ns.dry_run:
         from slc_tui.dryrun import print_sweep
 
-        print_sweep(sweep, sys.stdout)
+        print_sweep(sweep, sys.stdout, every=ns.all)
         return 0
     from slc_tui.headless import interactive, run_headless
 

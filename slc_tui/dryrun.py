@@ -1,26 +1,83 @@
-"""``--dry-run``: the plan as text (summary, tree of runs, packing into the CPU budget)."""
+"""``--dry-run``: the plan as text (summary, tree of runs, packing into the CPU budget).
+
+A sweep of at most :data:`FULL_LIMIT` runs (or any sweep with ``--all``) is printed whole:
+each grid as the reference prints it, then every run under its variant. A larger one is
+summed up: per grid its counts, parameters, first and last run; then the packing. Either way
+the work is linear in the number of runs, and the runs are read one at a time.
+"""
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 from typing import IO
 
-from slc_tui.plan import GridPlan, Run, pack_waves
+from slc_tui.cpus import pack_summary
+from slc_tui.plan import GridPlan, LazyRuns
 from slc_tui.sweep.fmt import display_path as _rel
 from slc_tui.sweep.prepare import Sweep
 
+FULL_LIMIT = 1000
+"""Above this many runs in a sweep, ``--dry-run`` prints a summary (``--all``: every run)."""
+SHOWN_PER_WAVE = 8
+"""Runs named per wave in a summary."""
 
-def print_sweep(sweep: Sweep, out: IO[str]) -> None:
-    """Print each grid as the reference does, then the plan of the whole sweep."""
-    for spec in sweep.specs:
-        spec.grid.print()
+
+def print_sweep(sweep: Sweep, out: IO[str], every: bool = False) -> None:
+    """Print each grid as the reference does, then the plan of the whole sweep (every run
+    when the sweep has at most ``FULL_LIMIT`` runs or ``every``, else a summary)."""
+    every = every or sum(len(p.runs) for p in sweep.plans) <= FULL_LIMIT
+    if every:
+        for spec in sweep.specs:
+            spec.grid.print()
     print_plan(
         sweep.plans,
         sweep.budget,
         out,
         cluster=sweep.options.backend == "slurm",
         limited=sweep.options.max_cpus != "auto",
+        every=every,
     )
+
+
+def _variants(plan: GridPlan) -> int:
+    runs = plan.runs
+    if isinstance(runs, LazyRuns) and runs.fast:  # names are distinct: one variant per seed-set
+        seeds = 1 if runs.seed_at is None else len(runs.grid.vals[runs.seed_at])
+        return len(runs) // seeds
+    return sum(1 for _ in plan.groups())
+
+
+def _tree(plan: GridPlan, out: IO[str]) -> None:
+    ranks = plan.segments()[0][1] if len(plan.runs) else 1
+    groups = plan.groups()
+    group = next(groups, None)
+    while group is not None:
+        variant, rows = group
+        group = next(groups, None)
+        out.write(
+            f"{'└─' if group is None else '├─'} {variant}  "
+            f"({len(rows)} run{'s' if len(rows) != 1 else ''}, "
+            f"{ranks} rank{'s' if ranks != 1 else ''} each)\n"
+        )
+        stem = "   " if group is None else "│  "
+        width = max(len(name) for _, name, _ in rows)
+        for ri, (_, name, output_dir) in enumerate(rows):
+            branch = "└─" if ri == len(rows) - 1 else "├─"
+            out.write(f"{stem}{branch} {name.ljust(width)}  {_rel(output_dir)}\n")
+
+
+def _summary(plan: GridPlan, out: IO[str]) -> None:
+    if isinstance(plan.runs, LazyRuns):
+        grid = plan.runs.grid
+        sizes = ", ".join(f"{k} ({len(v):,})" for k, v in zip(grid.keys, grid.vals))
+        out.write(f"   parameters (values): {sizes}\n")
+    ranks = plan.segments()[0][1] if len(plan.runs) else 1
+    ends = [("first", plan.runs[0]), ("last", plan.runs[-1])] if len(plan.runs) else []
+    width = max((len(run.name) for _, run in ends), default=0)
+    for label, run in ends:
+        out.write(f"   {label:<5}  {run.name.ljust(width)}  {_rel(run.output_dir)}\n")
+    out.write(f"   {ranks} rank{'s' if ranks != 1 else ''} each\n")
 
 
 def print_plan(
@@ -30,53 +87,62 @@ def print_plan(
     *,
     cluster: bool = False,
     limited: bool = True,
+    every: bool = True,
 ) -> None:
-    """Print every grid's runs as a tree grid -> variant -> run, then how they pack.
+    """Print every grid's runs as a tree grid -> variant -> run (a summary of each grid
+    unless ``every``), then how they pack.
 
     On a cluster (``cluster``) the budget is CPUs of the cluster, not cores of this machine,
     and without ``max_cpus`` (not ``limited``) slc-tui sets no limit of its own.
     """
-    runs = [r for p in plans for r in p.runs]
+    total = sum(len(p.runs) for p in plans)
     for plan in plans:
-        variants = {r.variant for r in plan.runs}
         out.write(
-            f"\n{plan.name}  ({len(plan.runs)} runs, {len(variants)} variants"
+            f"\n{plan.name}  ({len(plan.runs):,} runs, {_variants(plan):,} variants"
             f"{', ' + plan.source if plan.source else ''})\n"
         )
-        by_variant: dict[str, list[Run]] = {}
-        for run in plan.runs:
-            by_variant.setdefault(run.variant, []).append(run)
-        groups = list(by_variant.items())
-        for gi, (variant, group) in enumerate(groups):
-            last_group = gi == len(groups) - 1
-            ranks = group[0].num_cpu
-            out.write(
-                f"{'└─' if last_group else '├─'} {variant}  "
-                f"({len(group)} run{'s' if len(group) != 1 else ''}, "
-                f"{ranks} rank{'s' if ranks != 1 else ''} each)\n"
-            )
-            stem = "   " if last_group else "│  "
-            width = max(len(r.name) for r in group)
-            for ri, run in enumerate(group):
-                branch = "└─" if ri == len(group) - 1 else "├─"
-                out.write(f"{stem}{branch} {run.name.ljust(width)}  {_rel(run.output_dir)}\n")
-    waves = pack_waves(runs, len(budget))
+        (_tree if every else _summary)(plan, out)
+    if not every:
+        out.write(f"\nThe tree of all {total:,} runs: --dry-run --all.\n")
+    segments = [seg for p in plans for seg in p.segments()]
+    slots = len(budget)
+    waves, widest, first = pack_summary(segments, slots, keep=3)
     if cluster and not limited:
         out.write("\nCPU budget: no limit of slc-tui's own on the cluster (the queue and "
                   "[slurm] max_jobs decide); if every run could start at once:")  # fmt: skip
-    where = "of the cluster" if cluster else f"(cores {','.join(map(str, budget))})"
-    sizes = sorted({min(r.num_cpu, len(budget)) for r in runs})
-    widest = max((len(w) for w in waves), default=0)
+    shown = ",".join(map(str, budget[:16])) + (f",... ({slots:,} slots)" if slots > 16 else "")
+    where = "of the cluster" if cluster else f"(cores {shown})"
+    sizes = sorted({min(cpus, slots) for _, cpus in segments})
     out.write(
-        f"\n{'' if cluster and not limited else 'CPU budget: '}{len(budget)} cpus {where}; "
+        f"\n{'' if cluster and not limited else 'CPU budget: '}{slots:,} cpus {where}; "
         "runs take "
         f"{'/'.join(map(str, sizes))} cpu{'s' if sizes != [1] else ''} each; "
-        f"up to {widest} run{'s' if widest != 1 else ''} at a time, "
-        f"{len(runs)} runs in {len(waves)} wave{'s' if len(waves) != 1 else ''} "
+        f"up to {widest:,} run{'s' if widest != 1 else ''} at a time, "
+        f"{total:,} runs in {waves:,} wave{'s' if waves != 1 else ''} "
         "if runs take equally long\n"
     )
-    for i, wave in enumerate(waves[:3], 1):
-        out.write(f"  wave {i}: {', '.join(r.name for r in wave)}\n")
-    if len(waves) > 3:
-        out.write(f"  ... {len(waves) - 3} more waves\n")
+    starts = [0]
+    for plan in plans:
+        starts.append(starts[-1] + len(plan.runs))
+
+    def name_at(pos: int) -> str:
+        i = bisect.bisect_right(starts, pos) - 1
+        return plans[i].runs[pos - starts[i]].name
+
+    for i, wave in enumerate(first, 1):
+        count = sum(b - a for a, b in wave)
+        names = [name_at(p) for p in _first_positions(wave, count if every else SHOWN_PER_WAVE)]
+        more = f", ... and {count - len(names):,} more" if count > len(names) else ""
+        out.write(f"  wave {i}: {', '.join(names)}{more}\n")
+    if waves > 3:
+        out.write(f"  ... {waves - 3:,} more waves\n")
     out.write("Nothing was run (--dry-run).\n")
+
+
+def _first_positions(wave: list[tuple[int, int]], cap: int) -> list[int]:
+    out: list[int] = []
+    for a, b in wave:
+        out.extend(range(a, min(b, a + cap - len(out))))
+        if len(out) >= cap:
+            break
+    return out

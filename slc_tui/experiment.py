@@ -17,7 +17,7 @@ from typing import Any, Callable
 from slc_tui import user_config
 from slc_tui.cpus import resolve_num_cpu
 from slc_tui.errors import SlcError
-from slc_tui.serialization import convert_json
+from slc_tui.serialization import convert_json, seed_str
 
 DIV_LINE_WIDTH = 80
 """Width of the reference's ``=`` divider lines."""
@@ -47,6 +47,31 @@ def colorize(text: str, color: str, bold: bool = False, highlight: bool = False)
     return f"\x1b[{';'.join(attrs)}m{text}\x1b[0m"
 
 
+def date_stamps(datestamp: bool) -> tuple[str, str]:
+    """The prefixes of a datestamped experiment folder and run folder, taken now (``("",
+    "")`` without ``datestamp`` and without ``user_config.FORCE_DATESTAMP``)."""
+    if not (datestamp or user_config.FORCE_DATESTAMP):
+        return "", ""
+    now = time.localtime()
+    return time.strftime("%Y-%m-%d_", now), time.strftime("%Y-%m-%d_%H-%M-%S-", now)
+
+
+def run_folder(exp_name: str, seed_text: str | None, stamps: tuple[str, str]) -> str:
+    """A run's folder below the data directory, as the reference names it:
+    ``exp_name/exp_name_s{seed}`` (``exp_name`` without a seed), with ``stamps`` before each."""
+    day, full = stamps
+    if seed_text is None:
+        return day + exp_name
+    return os.path.join(day + exp_name, f"{full}{exp_name}_s{seed_text}")
+
+
+def lies_inside(base: str | os.PathLike[str], path: str | os.PathLike[str]) -> bool:
+    """Whether ``path``, resolved (``..`` folded, made absolute), is ``base`` or lies below it."""
+    top = os.path.normpath(os.path.abspath(base))
+    full = os.path.normpath(os.path.abspath(path))
+    return full == top or full.startswith(top.rstrip(os.sep) + os.sep)
+
+
 def setup_logger_kwargs(
     exp_name: str,
     seed: int | None = None,
@@ -61,17 +86,23 @@ def setup_logger_kwargs(
     ``data_dir/YYYY-MM-DD_exp_name/YYYY-MM-DD_HH-MM-SS-exp_name_s{seed}``. ``data_dir``
     defaults to ``user_config.DEFAULT_DATA_DIR``, read now. Any other keyword (SLC's
     ``verbose_fmt``, say) is passed through into the dict.
+
+    Raises:
+        ValueError: a seed that cannot be part of a folder name (see
+            :func:`~slc_tui.serialization.seed_str`), a NUL byte, or an ``exp_name`` that
+            would put the folder outside ``data_dir`` (``..``).
     """
     if "output_dir" in extra:
         raise TypeError("setup_logger_kwargs() computes output_dir; it cannot be given")
-    datestamp = datestamp or user_config.FORCE_DATESTAMP
-    now = time.localtime()
-    relpath = (time.strftime("%Y-%m-%d_", now) if datestamp else "") + exp_name
-    if seed is not None:
-        stamp = time.strftime("%Y-%m-%d_%H-%M-%S-", now) if datestamp else ""
-        relpath = os.path.join(relpath, f"{stamp}{exp_name}_s{seed}")
+    seed_text = None if seed is None else seed_str(seed)
     base = os.fspath(data_dir) if data_dir else user_config.default_data_dir()
-    return {"output_dir": os.path.join(base, relpath), "exp_name": exp_name, **extra}
+    output_dir = os.path.join(base, run_folder(exp_name, seed_text, date_stamps(datestamp)))
+    if "\0" in output_dir or not lies_inside(base, output_dir):
+        raise ValueError(
+            f"experiment {exp_name!r}: its folder {output_dir!r} would not lie inside the data "
+            f"directory {base!r}; use a plain name"
+        )
+    return {"output_dir": output_dir, "exp_name": exp_name, **extra}
 
 
 class ExperimentError(SlcError, subprocess.CalledProcessError):

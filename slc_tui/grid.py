@@ -12,6 +12,7 @@ import copy
 import itertools
 import math
 import string
+from collections.abc import Iterator
 from typing import Any
 
 from slc_tui import user_config
@@ -180,11 +181,55 @@ class ExperimentGrid:
         Raises:
             ValueError: the grid has no parameters.
         """
+        return list(self.iter_variants())
+
+    def iter_variants(self) -> Iterator[dict[str, Any]]:
+        """The variants of :meth:`variants` one at a time (a huge grid is never held whole)."""
         self._require_params()
-        return [
-            _unflatten({k: _fresh(v) for k, v in zip(self.keys, combo)})
-            for combo in itertools.product(*self.vals)
-        ]
+        keys = self.keys
+        for combo in itertools.product(*self.vals):
+            yield _unflatten({k: _fresh(v) for k, v in zip(keys, combo)})
+
+    def variant_count(self) -> int:
+        """How many variants the grid has (seeds counted)."""
+        self._require_params()
+        return math.prod(len(v) for v in self.vals)
+
+    def digits(self, index: int) -> list[int]:
+        """Which value of each key variant number ``index`` takes (first key slowest)."""
+        out = []
+        for vals in reversed(self.vals):
+            index, d = divmod(index, len(vals))
+            out.append(d)
+        return out[::-1]
+
+    def variant_at(self, index: int) -> dict[str, Any]:
+        """Variant number ``index`` of :meth:`variants`, made alone (negative counts back).
+
+        Raises:
+            IndexError: no such variant.
+        """
+        n = self.variant_count()
+        if not -n <= index < n:
+            raise IndexError(f"variant {index} of {n}")
+        digits = self.digits(index % n)
+        return _unflatten({k: _fresh(v[d]) for k, v, d in zip(self.keys, self.vals, digits)})
+
+    def name_parts(self) -> list[list[str] | None]:
+        """For each key, the text each of its values adds to :meth:`variant_name` (None: the
+        key is not in names), so that the name of variant ``digits`` is
+        ``(grid_name + "".join(parts[k][d] ...)).lstrip("_")`` without building the variant."""
+        parts: list[list[str] | None] = []
+        for k, v, sh, inn in zip(self.keys, self.vals, self.shs, self.in_names):
+            if not ((len(v) > 1 or inn) and k != "seed"):
+                parts.append(None)
+                continue
+            param_name = valid_str(sh if sh is not None else k)
+            if all_bools(v):
+                parts.append([("_" + param_name) if x else "" for x in v])
+            else:
+                parts.append(["_" + param_name + valid_str(x) for x in v])
+        return parts
 
     def print(self) -> None:
         """Print a helpful report about the experiment grid."""

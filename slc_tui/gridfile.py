@@ -33,10 +33,12 @@ from slc_tui.gridfile_values import (
     as_flag,
     as_number,
     as_text,
+    check_plain,
     param_list,
     toml_repr,
 )
 from slc_tui.options import BACKENDS, RunOptions
+from slc_tui.serialization import name_problem
 
 if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
@@ -46,7 +48,6 @@ __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 TABLES = ("grid", "params", "run", "slurm")
 GRID_KEYS = ("name", "thunk", "num_cpu", "data_dir", "datestamp")
 RUN_KEYS = ("max_cpus", "retries", "timeout", "fail_fast", "backend", "oversubscribe", "mpiexec")
-_NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
 
 
 @dataclass
@@ -126,12 +127,8 @@ def _thunk(p: Problems, ref: Any, grid_dir: Path, check: bool) -> str:
 def _grid_name(p: Problems, value: Any) -> str:
     """``[grid] name``, which must be safe as a file name."""
     name = as_text(p, ("grid", "name"), value)
-    if set(name) - _NAME_CHARS or name[0] in ".-" or len(name) > 200:
-        raise p.error(
-            ("grid", "name"),
-            f"{toml_repr(name)} cannot serve as a file name; use letters, digits, '_', '-' and '.' "
-            "(not first), at most 200 characters",
-        )
+    if problem := name_problem(name):
+        raise p.error(("grid", "name"), f"{toml_repr(name)} {problem}")
     return name
 
 
@@ -206,6 +203,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
     text, doc = read_toml(abs_path, shown)
     lines = LineMap(text)
     p = Problems(abs_path, shown, lines)
+    check_plain(p, (), doc)
     check_keys(p, (), doc, TABLES, {k: "grid" for k in GRID_KEYS} | {k: "run" for k in RUN_KEYS})
     grid_t = _table(p, doc, "grid", required=True)
     params_t = _table(p, doc, "params", required=True)

@@ -34,6 +34,31 @@ def toml_repr(value: Any) -> str:
         return repr(value)
 
 
+def check_plain(p: Problems, key: KeyPath, value: Any) -> None:
+    """Refuse, anywhere in a document, what no run can take: a TOML date or time (runs get
+    strings, numbers, booleans, arrays; a date would not go into the ledger) and a NUL byte
+    in a key or a string (no path, name, option or argument may hold one)."""
+    import datetime
+
+    if isinstance(value, (datetime.date, datetime.time)):
+        raise p.error(
+            key,
+            f"{value.isoformat()} is a TOML date or time, which no run can take; write it as "
+            f'a string, "{value.isoformat()}"',
+        )
+    if isinstance(value, str) and "\0" in value:
+        raise p.error(key, f"{toml_repr(value)} has a NUL byte; no value may hold one")
+    if isinstance(value, list):
+        for item in value:
+            check_plain(p, key, item)
+    elif isinstance(value, dict):
+        for sub, item in value.items():
+            if "\0" in sub:
+                where = f"[{key[0]}]" if key else "a table"
+                raise p.error((*key, sub), f"the key {sub!r} has a NUL byte", where=where)
+            check_plain(p, (*key, sub), item)
+
+
 def as_text(p: Problems, key: KeyPath, value: Any) -> str:
     """A non-empty string."""
     if not isinstance(value, str) or not value.strip():

@@ -7,6 +7,9 @@ import string
 from typing import Any
 
 _VALID_NAME_CHARS = frozenset("-_" + string.ascii_letters + string.digits)
+_SEED_CHARS = _VALID_NAME_CHARS | {"."}
+NAME_LIMIT = 200
+"""The longest grid name (it names the ledger file and a folder)."""
 
 
 def is_json_serializable(value: Any) -> bool:
@@ -50,6 +53,40 @@ def valid_str(v: Any) -> str:
     if isinstance(v, (tuple, list)):
         return "-".join(valid_str(x) for x in v)
     return "".join(c if c in _VALID_NAME_CHARS else "-" for c in str(v).lower())
+
+
+def name_problem(name: str, empty: bool = False) -> str | None:
+    """Why ``name`` cannot be a grid name (it names the ledger and every run's folder), or
+    None: letters, digits, ``_``, ``-`` and ``.`` (not first), at most ``NAME_LIMIT``
+    characters. The empty name (the reference's default) is allowed when ``empty``."""
+    if not name and empty:
+        return None
+    if not name or set(name) - _SEED_CHARS or name[0] in ".-" or len(name) > NAME_LIMIT:
+        return (
+            "cannot serve as a file name; use letters, digits, '_', '-' and '.' "
+            f"(not first), at most {NAME_LIMIT} characters"
+        )
+    return None
+
+
+def seed_str(seed: Any) -> str:
+    """The seed as run names and folders write it (``exp_name_s{seed}``), or ValueError.
+
+    The reference writes ``str(seed)`` as it is; so does this for every seed whose text has
+    only letters, digits, ``-``, ``_`` and ``.`` (ints, floats, plain words: the names stay
+    byte for byte the reference's). Any other seed (a path, a space, a NUL, a list, a date)
+    is refused rather than rewritten: it is passed to the thunk as it is, so a folder named
+    after a rewritten seed would hide which seed a run had.
+    """
+    if type(seed) is int:
+        return str(seed)
+    text = str(seed)
+    if set(text) <= _SEED_CHARS:
+        return text
+    raise ValueError(
+        f"the seed {seed!r} cannot be part of a folder name; give an integer seed "
+        "(a seed may hold only letters, digits, '-', '_' and '.')"
+    )
 
 
 def all_bools(vals: list[Any]) -> bool:

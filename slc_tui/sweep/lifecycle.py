@@ -149,24 +149,61 @@ def _read_answer(fd: int, timeout: float) -> dict[str, Any] | None:
 def ledger_for(target: str | Path) -> Path:
     """The ledger of a grid file, or the ledger file itself (a sweep started from Python).
 
+    A file that begins as an SQLite database is taken for a ledger whatever its name; a
+    ``.db`` file that is no SQLite database, or an SQLite database without a ledger's
+    tables, is refused in one line, as is a grid file that is none.
+
     Raises:
-        InputError: no such ledger, or no sweep of the grid has run yet.
+        InputError: no such ledger, a file that is no ledger, or no sweep of the grid has
+            run yet.
     """
+    import sqlite3
+
     from slc_tui.gridfile import load_grid
 
-    target = str(target)
-    if target.endswith(".db"):
-        if not Path(target).is_file():
-            raise InputError(f"{target}: no such ledger")
-        return Path(target)
-    spec = load_grid(target, check_thunk=False)
+    magic = b"SQLite format 3\x00"
+
+    def head(path: Path) -> bytes:
+        try:
+            with open(path, "rb") as f:
+                return f.read(len(magic))
+        except OSError as exc:
+            raise InputError(f"{path}: cannot read it: {exc.strerror}") from None
+
+    def checked(path: Path, shown: str) -> Path:
+        if head(path) != magic:
+            raise InputError(f"{shown}: not a slc-tui ledger (not an SQLite database)")
+        try:
+            conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+            try:
+                rows = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                tables = {row[0] for row in rows}
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            return path  # the ledger's reader says what is wrong with it
+        if not {"meta", "runs"} <= tables:
+            raise InputError(
+                f"{shown}: not a slc-tui ledger (an SQLite database without its tables)"
+            )
+        return path
+
+    shown = str(target)
+    given = Path(target)
+    if given.is_file() and head(given) == magic:
+        return checked(given, shown)
+    if shown.endswith(".db"):
+        if not given.is_file():
+            raise InputError(f"{shown}: no such ledger")
+        return checked(given, shown)
+    spec = load_grid(shown, check_thunk=False)
     path = ledger_path(spec.data_dir, spec.name)
     if not path.exists():
         raise InputError(
-            f"{target}: no sweep of grid {spec.name!r} has run in {spec.data_dir} yet "
+            f"{shown}: no sweep of grid {spec.name!r} has run in {spec.data_dir} yet "
             f"(no ledger at {path})"
         )
-    return path
+    return checked(path, str(path))
 
 
 class SweepHandle:

@@ -7,17 +7,21 @@ check runs once, in one place, before anything runs.
 
 from __future__ import annotations
 
+import math
+import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from slc_tui.cpus import budget_cores
+from slc_tui.cpus import MAX_BUDGET, budget_cores, budget_problem
 from slc_tui.engine.core import Engine
 from slc_tui.engine.events import Listener
 from slc_tui.engine.executor import Executor
 from slc_tui.engine.ledger import ledger_path
-from slc_tui.options import RunOptions
+from slc_tui.errors import InputError, SweepError
+from slc_tui.options import BACKENDS, RunOptions
 from slc_tui.plan import GridPlan, check_plans, plan_grid, plan_specs
 from slc_tui.states import Resume
 
@@ -74,23 +78,115 @@ def make_executor(options: RunOptions) -> Executor:
 
 def engine_budget(plans: Sequence[GridPlan], options: RunOptions) -> list[int]:
     """Slots of the budget: this machine's cores, or on Slurm ``max_cpus`` CPUs of the
-    cluster (``"auto"``: no limit of ours; ``[slurm] max_jobs`` and the queue decide)."""
-    if options.backend != "slurm":
+    cluster (``"auto"``: no limit of ours but :data:`~slc_tui.cpus.MAX_BUDGET`; ``[slurm]
+    max_jobs`` and the queue decide).
+
+    Raises:
+        SweepError: ``max_cpus`` far beyond the machine, or beyond ``MAX_BUDGET``.
+    """
+    local = options.backend != "slurm"
+    problem = budget_problem(options.max_cpus, local=local, oversubscribe=options.oversubscribe)
+    if problem:
+        capped = options.max_cpus != "auto" and int(options.max_cpus) > MAX_BUDGET
+        raise SweepError(
+            problem,
+            cli="give a smaller --max-cpus (or 'auto')"
+            + ("" if capped else ", or --oversubscribe"),
+            python="give a smaller max_cpus= (or 'auto')"
+            + ("" if capped else ", or oversubscribe=True"),
+        )
+    if local:
         return budget_cores(options.max_cpus)
     if isinstance(options.max_cpus, int):
         return list(range(options.max_cpus))
-    return list(range(max(1, sum(r.num_cpu for p in plans for r in p.runs))))
+    total = sum(count * cpus for p in plans for count, cpus in p.segments())
+    return list(range(max(1, min(total, MAX_BUDGET))))
+
+
+def check_options(options: RunOptions) -> None:
+    """Raise InputError for run options no sweep can use (Python callers' options too).
+
+    The command line and grid files check their own spelling first; this is the last word,
+    so that ``timeout=float("nan")`` (which never fires) or ``retries=-1`` never reach a run.
+    """
+
+    def bad(key: str, value: Any, want: str) -> InputError:
+        return InputError(f"{key} {value!r} is not allowed; give {want}")
+
+    def whole(value: Any, least: int) -> bool:
+        return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+    if options.max_cpus != "auto" and not whole(options.max_cpus, 1):
+        raise bad("max_cpus", options.max_cpus, "a whole number >= 1 or 'auto'")
+    if not whole(options.retries, 0):
+        raise bad("retries", options.retries, "a whole number >= 0")
+    timeout = options.timeout
+    number = isinstance(timeout, (int, float)) and not isinstance(timeout, bool)
+    if not number or not math.isfinite(timeout) or timeout < 0:
+        raise bad("timeout", timeout, "a finite number of seconds >= 0 (0: no limit)")
+    if options.backend not in BACKENDS:
+        raise bad("backend", options.backend, " or ".join(map(repr, BACKENDS)))
+    for key in ("fail_fast", "oversubscribe"):
+        if not isinstance(getattr(options, key), bool):
+            raise bad(key, getattr(options, key), "True or False")
+    if options.mpiexec is not None and (not isinstance(options.mpiexec, str) or
+                                        "\0" in options.mpiexec):  # fmt: skip
+        raise bad("mpiexec", options.mpiexec, "the path of an mpiexec")
+
+
+def data_dir_problem(path: str) -> str | None:
+    """Why no run could write into the data directory ``path``, or None: a part of it is a
+    file, or the nearest folder of it that exists is not writable. Nothing is created."""
+    probe = path
+    while True:
+        try:
+            mode = os.stat(probe).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            parent = os.path.dirname(probe)
+            if parent == probe:
+                return None
+            probe = parent
+            continue
+        except OSError as exc:
+            return f"cannot be used: {probe}: {exc.strerror}"
+        if not stat.S_ISDIR(mode):
+            return f"cannot be created: {probe} is a file, not a folder"
+        if not os.access(probe, os.W_OK | os.X_OK):
+            return (
+                "is not writable"
+                if probe == path
+                else f"cannot be created: {probe} is not writable"
+            )
+        return None
 
 
 def from_plans(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridSpec] = ()) -> Sweep:
-    """A sweep of plans already made: decide the budget and check the plans against it."""
+    """A sweep of plans already made: check the options and the data directories, decide the
+    budget and check the plans against it.
+
+    Raises:
+        InputError: bad options, or a data directory no run could write into.
+        SweepError: a budget beyond the machine, a run beyond the budget.
+    """
+    check_options(options)
+    for i, plan in enumerate(plans):
+        problem = data_dir_problem(plan.data_dir)
+        if problem and i < len(specs) and specs[i].name == plan.name:
+            raise specs[i].error("grid.data_dir", f"{plan.data_dir} {problem}")
+        if problem:
+            raise InputError(f"the data directory {plan.data_dir} {problem}")
     budget = engine_budget(plans, options)
     check_plans(plans, len(budget))
     return Sweep(plans, options, budget, list(specs))
 
 
-def from_files(paths: Sequence[str | Path], flags: dict[str, Any] | None = None) -> Sweep:
+def from_files(
+    paths: Sequence[str | Path], flags: dict[str, Any] | None = None, lazy: bool = False
+) -> Sweep:
     """Load, plan and check grid files, with command-line ``flags`` over their ``[run]``.
+
+    ``lazy`` (a dry run) makes no run until it is asked for, so that a huge grid is never
+    held whole: such a sweep is for printing, not for an engine.
 
     Raises:
         InputError: a grid file is bad, or grid files disagree on a sweep-wide setting.
@@ -100,7 +196,7 @@ def from_files(paths: Sequence[str | Path], flags: dict[str, Any] | None = None)
 
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
     specs = load_grids(paths)
-    plans = plan_specs(specs, flags)
+    plans = plan_specs(specs, flags, lazy=lazy)
     check_shared_options(specs, flags)
     return from_plans(plans, specs[0].options.override(**flags), specs)
 

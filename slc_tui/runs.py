@@ -1,0 +1,157 @@
+"""A grid's runs: one run (:class:`Run`), and all of a grid's runs made on demand.
+
+:class:`LazyRuns` is a sequence: index it or iterate it and each run is made when it is asked
+for, so a grid of millions of variants is never held whole (a dry run, the planner's checks);
+:meth:`LazyRuns.rows` gives each run's names and folder without making its kwargs.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, overload
+
+from slc_tui.experiment import date_stamps, run_folder
+from slc_tui.options import RunOptions
+from slc_tui.serialization import seed_str
+
+if TYPE_CHECKING:
+    from slc_tui.grid import ExperimentGrid
+    from slc_tui.payload import Thunk
+
+Row = tuple[str, str, str]
+"""A run as a dry run prints it: ``(variant, name, output_dir)``."""
+
+
+@dataclass
+class Run:
+    """One run of the plan: ``thunk(**kwargs)`` writing into ``output_dir``."""
+
+    name: str
+    """Unique name: ``exp_name_s{seed}``, the basename of the output directory."""
+    idx: int
+    """Position in the plan."""
+    grid: str
+    """Name of the grid the run belongs to."""
+    variant: str
+    """The seedless variant name (the reference's ``exp_name``)."""
+    seed: Any
+    kwargs: dict[str, Any]
+    """Keyword arguments of the thunk, ``seed`` and ``logger_kwargs`` included."""
+    output_dir: str
+    num_cpu: int
+    """MPI ranks (slots of the CPU budget) the run takes."""
+    thunk: Thunk
+    options: RunOptions = field(default_factory=RunOptions)
+    """Options of the run's grid (retries, timeout...)."""
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The kwargs the user chose (without ``logger_kwargs``)."""
+        return {k: v for k, v in self.kwargs.items() if k != "logger_kwargs"}
+
+
+class LazyRuns(Sequence[Run]):
+    """The runs of one grid, each made when it is asked for (by index or in order).
+
+    :meth:`rows` gives every run's names and folder without making its kwargs, from the
+    grid's name parts (when the grid names variants the reference's way).
+    """
+
+    def __init__(self, grid: ExperimentGrid, thunk: Thunk, data_dir: str, *, ranks: int = 1,
+                 datestamp: bool = False, options: RunOptions | None = None,
+                 start_idx: int = 0) -> None:  # fmt: skip
+        from slc_tui.grid import ExperimentGrid as Base
+
+        self.grid, self.data_dir, self.num_cpu, self.start_idx = grid, data_dir, ranks, start_idx
+        self.options = options or RunOptions()
+        self.stamps = date_stamps(datestamp)
+        self.thunk_key = thunk if isinstance(thunk, str) and thunk in grid.keys else None
+        self.thunk = thunk
+        self._n = grid.variant_count()
+        self.seed_at = grid.keys.index("seed") if "seed" in grid.keys else None
+        seeds = [0] if self.seed_at is None else grid.vals[self.seed_at]
+        self.fast = None not in seeds and all(
+            getattr(type(grid), m) is getattr(Base, m)
+            for m in ("variant_name", "iter_variants", "variant_at", "name_parts")
+        )
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> Run: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[Run]: ...
+    def __getitem__(self, i: int | slice) -> Run | list[Run]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not -self._n <= i < self._n:
+            raise IndexError(f"run {i} of {self._n}")
+        return self.make(i % self._n, self.grid.variant_at(i))
+
+    def __iter__(self) -> Iterator[Run]:
+        for i, variant in enumerate(self.grid.iter_variants()):
+            yield self.make(i, variant)
+
+    def make(self, i: int, variant: dict[str, Any]) -> Run:
+        """Run number ``i`` of the grid (``variant`` is the grid's variant ``i``)."""
+        exp_name = self.grid.variant_name(variant)
+        kwargs = dict(variant)  # variants are fresh copies of the grid's values
+        thunk = kwargs.pop(self.thunk_key) if self.thunk_key else self.thunk
+        seed = kwargs.get("seed", 0)
+        kwargs["seed"] = seed
+        text = None if seed is None else seed_str(seed)
+        output_dir = os.path.join(self.data_dir, run_folder(exp_name, text, self.stamps))
+        kwargs["logger_kwargs"] = {"output_dir": output_dir, "exp_name": exp_name}
+        return Run(name=f"{exp_name}_s{seed}", idx=self.start_idx + i, grid=self.grid.grid_name,
+                   variant=exp_name, seed=seed, kwargs=kwargs, output_dir=output_dir,
+                   num_cpu=self.num_cpu, thunk=thunk, options=self.options)  # fmt: skip
+
+    def _parts(self) -> tuple[str, list[list[str]], list[str]]:
+        """The grid name, each non-seed key's name parts, the seeds' texts."""
+        parts = [p or [""] for p in self.grid.name_parts()]
+        if self.seed_at is None:
+            return self.grid.grid_name, parts, ["0"]
+        del parts[self.seed_at]
+        return self.grid.grid_name, parts, [seed_str(s) for s in self.grid.vals[self.seed_at]]
+
+    def rows(self) -> Iterator[Row]:
+        """``(variant, name, output_dir)`` of every run, in plan order."""
+        if not self.fast:
+            yield from ((r.variant, r.name, r.output_dir) for r in self)
+            return
+        grid, parts, seeds = self._parts()
+        at = len(parts) if self.seed_at is None else self.seed_at
+        day, full = self.stamps
+        top = os.path.join(self.data_dir, "")
+        for before in itertools.product(*parts[:at]):
+            head = grid + "".join(before)
+            for seed in seeds:
+                for after in itertools.product(*parts[at:]):
+                    variant = (head + "".join(after)).lstrip("_")
+                    name = f"{variant}_s{seed}"
+                    yield variant, name, f"{top}{day}{variant}{os.sep}{full}{name}"
+
+    def groups(self) -> Iterator[tuple[str, list[Row]]]:
+        """The runs by variant, in the order variants first appear, a variant at a time."""
+        if not self.fast:
+            yield from grouped(self.rows())
+            return
+        grid, parts, seeds = self._parts()
+        day, full = self.stamps
+        top = os.path.join(self.data_dir, "")
+        for combo in itertools.product(*parts):
+            variant = (grid + "".join(combo)).lstrip("_")
+            names = [f"{variant}_s{seed}" for seed in seeds]
+            yield variant, [(variant, n, f"{top}{day}{variant}{os.sep}{full}{n}") for n in names]
+
+
+def grouped(rows: Iterable[Row]) -> Iterator[tuple[str, list[Row]]]:
+    """Rows by variant, in the order variants first appear."""
+    by_variant: dict[str, list[Row]] = {}
+    for row in rows:
+        by_variant.setdefault(row[0], []).append(row)
+    yield from by_variant.items()
