@@ -4,17 +4,32 @@ Kept to the standard library on its start-up path. It reads the payload, pins it
 cores the engine gave the run (``SLC_TUI_CORES``), watches the engine (``SLC_TUI_ENGINE``) so
 that no run outlives it, builds ``env_fn`` from ``env_name``, and calls the thunk. In an MPI
 job an exception in any rank aborts the whole communicator, so no rank is left blocked.
+
+Each rank is a child subreaper (Linux): a process the thunk started stays its descendant
+however it detaches (``setsid``, a double fork), and the rank ends every descendant it has
+when the thunk returns or raises, when it aborts the MPI job, and when the engine is gone.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import signal
 import sys
 import threading
 import time
 
-from slc_tui.procid import CORES_ENV, ENGINE_ENV, token_alive
+from slc_tui.procid import (
+    CORES_ENV,
+    ENGINE_ENV,
+    RUN_ENV,
+    become_subreaper,
+    end_descendants,
+    freeze_and_kill,
+    live_descendants,
+    marked,
+    token_alive,
+)
 
 TYPE_CHECKING = False  # typing and traceback cost ~18 ms; a run imports them only if it fails
 if TYPE_CHECKING:
@@ -24,13 +39,61 @@ ABORT_GRACE = 0.3
 """Seconds a failing rank waits between reporting its exception and aborting the job."""
 WATCH_INTERVAL = 0.5
 """Seconds between two checks that the engine still lives."""
+END_GRACE = 1.0
+"""Seconds between SIGTERM and SIGKILL for the processes a rank leaves when it ends."""
+
+
+def _end_descendants(grace: float = END_GRACE) -> None:
+    """End what the thunk left running; multiprocessing's helpers first, by their own stop
+    (they ignore SIGTERM, and would otherwise cost the whole grace)."""
+    for module, attr in (("forkserver", "_forkserver"), ("resource_tracker", "_resource_tracker")):
+        stop = getattr(
+            getattr(sys.modules.get(f"multiprocessing.{module}"), attr, None), "_stop", None
+        )
+        if stop is None:
+            continue
+        try:
+            stop()
+        except Exception:  # another Python's internals: SIGTERM and SIGKILL will do
+            continue
+    end_descendants(grace)
 
 
 def _watch_engine(token: str) -> None:
     while token_alive(token):
         time.sleep(WATCH_INTERVAL)
-    # The engine is gone: end this process and everything in its process group.
+    _end_run(token)
     os.killpg(os.getpgid(0), signal.SIGKILL)
+
+
+def _end_run(token: str) -> None:
+    """The engine is gone: SIGKILL every process of the run but this one, at once.
+
+    Every process of the run carries its mark in the environment (the other ranks, mpiexec,
+    what they started; what a rank started is also found as its descendant). A rank that
+    ended only its own processes and died would make mpiexec SIGKILL the other ranks before
+    they ended theirs; so the first rank does it for all, under a lock that one process holds
+    at a time (freed when it dies), and the others wait for their end: two ranks never stop
+    each other.
+    """
+    run = os.environ.get(RUN_ENV)
+    if not run or not os.path.isdir("/proc"):
+        freeze_and_kill(live_descendants())
+        return
+    import errno
+    import socket
+    import zlib
+
+    lock = socket.socket(socket.AF_UNIX)
+    while True:
+        try:  # an abstract socket name (Linux): no file to leave behind
+            lock.bind(f"\0slc-tui-{zlib.crc32(f'{token} {run}'.encode()):08x}")
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                time.sleep(0.05)
+                continue
+        break
+    freeze_and_kill(live_descendants() + marked({ENGINE_ENV: token, RUN_ENV: run}))
 
 
 def _rank() -> int:
@@ -83,7 +146,11 @@ def _abort_mpi(exc: BaseException) -> None:
     summary = _report(exc).rstrip("\n").rsplit("\n", 1)[-1]
     sys.stderr.write(f"{_report(exc)}slc-tui: MPI rank {_rank()} raised {summary}\n")
     sys.stderr.flush()
-    time.sleep(ABORT_GRACE)  # let mpiexec forward the report before the abort kills the job
+    # The abort SIGKILLs every rank, so no exit hook runs: end this rank's processes now, at
+    # once (another rank's abort may come first), then let mpiexec forward the report.
+    start = time.monotonic()
+    end_descendants(0.0)
+    time.sleep(max(0.0, start + ABORT_GRACE - time.monotonic()))
     from mpi4py import MPI
 
     MPI.COMM_WORLD.Abort(1)
@@ -115,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(argv) != 1:
         print("usage: python -m slc_tui.entrypoint PAYLOAD", file=sys.stderr)
         return 2
+    if become_subreaper():  # before the thunk starts anything; first in, so last at exit
+        atexit.register(_end_descendants)
     token = os.environ.get(ENGINE_ENV)
     if token:
         threading.Thread(target=_watch_engine, args=(token,), daemon=True).start()

@@ -105,3 +105,57 @@ def fail_if_file(seed: int, logger_kwargs: dict[str, Any], **_: Any) -> None:
     if Path(f"bad_seed_{seed}").exists():
         raise ValueError(f"seed {seed} is marked bad")
     work(seed, logger_kwargs, secs=0.05, epochs=1)
+
+
+DAEMON = """
+import os, signal, sys, time
+if os.fork():  # the session leader leaves at once: its child is an orphan (a double fork)
+    os._exit(0)
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+if sys.argv[2] != "hold":  # a daemon lets go of the run's output; "hold" keeps it open
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write(str(os.getpid()))
+os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+time.sleep(600)
+"""
+
+
+def _wait_file(path: Path, timeout: float = 30.0) -> str:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no {path}")
+        time.sleep(0.01)
+    return path.read_text()
+
+
+def detach(
+    seed: int, logger_kwargs: dict[str, Any], then: str = "return", hold: bool = False, **_: Any
+) -> None:
+    """Start a daemon (setsid, a second fork, SIGTERM ignored; with ``hold`` it keeps the run's
+    stdout open), write ``pids.<rank>`` (this rank's pid and the daemon's), then ``then``:
+    ``return``, ``hang``, ``raise``, or ``fail_rank1`` (rank 1 raises once rank 0 has written
+    its pids, rank 0 hangs)."""
+    out = _out(logger_kwargs)
+    rank = os.environ.get("PMI_RANK", "0")
+    daemon_file = out / f"daemon.{rank}"
+    child = subprocess.Popen(
+        [sys.executable, "-c", DAEMON, str(daemon_file), "hold" if hold else "let-go"],
+        start_new_session=True,
+    )
+    child.wait()  # the session leader has left: the daemon is on its own
+    pids = out / f"pids.{rank}"
+    tmp = pids.with_name(pids.name + ".tmp")
+    tmp.write_text(f"{os.getpid()} {_wait_file(daemon_file)}")
+    tmp.replace(pids)
+    print(f"rank {rank} detached a daemon", flush=True)
+    if then == "hang" or (then == "fail_rank1" and rank == "0"):
+        time.sleep(600)
+    elif then == "raise":
+        raise RuntimeError("the thunk failed after detaching")
+    elif then == "fail_rank1":
+        _wait_file(out / "pids.0")
+        raise ValueError("rank one broke after detaching")

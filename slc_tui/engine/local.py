@@ -1,4 +1,11 @@
-"""The local backend: each run a process group of this machine, pinned to its cores."""
+"""The local backend: each run a process group of this machine, pinned to its cores.
+
+No process of a run outlives it: each rank ends what it started (it is a child subreaper, see
+``slc_tui.entrypoint``); a stop signals the run's whole tree (detached processes included,
+which stay under their rank) and SIGKILLs it after the grace; and once the run has ended, every
+process still marked with the run in its environment (``SLC_TUI_RUN``, inherited by all it
+started) is killed: what a rank killed with SIGKILL could not clean up.
+"""
 
 from __future__ import annotations
 
@@ -19,13 +26,15 @@ from slc_tui.engine.executor import Exited, Launched, drain
 from slc_tui.engine.rundir import log_path
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
-from slc_tui.procid import CORES_ENV, ENGINE_ENV, engine_token
+from slc_tui.procid import CORES_ENV, ENGINE_ENV, RUN_ENV, engine_token
 
 
 @dataclass
 class _Proc:
     popen: subprocess.Popen[bytes]
     log: IO[bytes]
+    mark: dict[str, str]
+    """The variables in the environment of every process of this run, and no other's."""
     stop_at: float | None = None
     """When the stop began (None while not stopping)."""
     grace: float = 5.0
@@ -49,6 +58,7 @@ class LocalExecutor:
         env = run_env(run.num_cpu)
         env[ENGINE_ENV] = self._token
         env[CORES_ENV] = ",".join(map(str, cores))
+        env[RUN_ENV] = f"{run.name}:{attempt}"
         log = open(log_path(run.output_dir), "ab", buffering=0)  # noqa: SIM115
         try:
             popen = subprocess.Popen(
@@ -63,7 +73,7 @@ class LocalExecutor:
         except BaseException:
             log.close()
             raise
-        self._procs[run.name] = _Proc(popen, log)
+        self._procs[run.name] = _Proc(popen, log, {ENGINE_ENV: self._token, RUN_ENV: env[RUN_ENV]})
         return Launched(pid=popen.pid, job_id=None, command=shlex.join(argv))
 
     def poll(self) -> list[Exited]:
@@ -74,12 +84,14 @@ class LocalExecutor:
             code = proc.popen.poll()
             if code is None:
                 if proc.stop_at is not None and now - proc.stop_at > proc.grace:
-                    procs.signal_all(procs.alive(proc.snapshot + procs.tree(proc.popen.pid)), 9)
+                    procs.kill_all(
+                        proc.snapshot + procs.tree(proc.popen.pid) + procs.marked(proc.mark)
+                    )
                 continue
-            # No child the run left in its process group may outlive it.
+            # No process the run started may outlive it.
             with suppress(OSError):
                 os.killpg(proc.popen.pid, signal.SIGKILL)
-            procs.signal_all(procs.alive(proc.snapshot), signal.SIGKILL)
+            procs.kill_all(proc.snapshot + procs.marked(proc.mark))
             proc.log.close()
             del self._procs[name]
             sig = -code if code < 0 else None
@@ -98,7 +110,7 @@ class LocalExecutor:
         proc = self._procs.get(name)
         if proc is None or proc.stop_at is not None:
             return
-        proc.snapshot = procs.tree(proc.popen.pid)
+        proc.snapshot = procs.tree(proc.popen.pid) + procs.marked(proc.mark)
         proc.stop_at, proc.grace = time.monotonic(), grace
         procs.signal_all(proc.snapshot, signal.SIGTERM)
 
