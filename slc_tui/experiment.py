@@ -97,7 +97,9 @@ def setup_logger_kwargs(
     seed_text = None if seed is None else seed_str(seed)
     base = os.fspath(data_dir) if data_dir else user_config.default_data_dir()
     output_dir = os.path.join(base, run_folder(exp_name, seed_text, date_stamps(datestamp)))
-    if "\0" in output_dir or not lies_inside(base, output_dir):
+    if "\0" in output_dir:
+        raise ValueError(f"experiment {exp_name!r}: its folder {output_dir!r} has a NUL byte")
+    if not lies_inside(base, output_dir):
         raise ValueError(
             f"experiment {exp_name!r}: its folder {output_dir!r} would not lie inside the data "
             f"directory {base!r}; use a plain name"

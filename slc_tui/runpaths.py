@@ -169,6 +169,7 @@ def grid_problem(runs: LazyRuns) -> tuple[str, str | None] | None:
     found = check.finish()
     if not found:
         return None
+    if not found[1]:
+        return found[0], "data_dir"  # a path too long: the data directory's line, with the path
     longest = [max(map(len, p)) if p else 0 for p in grid.name_parts()]
-    blame = found[1] and max(longest) > 0
-    return found[0], grid.keys[longest.index(max(longest))] if blame else None
+    return found[0], grid.keys[longest.index(max(longest))] if max(longest) else None

@@ -198,7 +198,15 @@ def from_files(
     specs = load_grids(paths)
     plans = plan_specs(specs, flags, lazy=lazy)
     check_shared_options(specs, flags)
-    return from_plans(plans, specs[0].options.override(**flags), specs)
+    options = specs[0].options.override(**flags)
+    local = options.backend != "slurm"
+    if "max_cpus" not in flags and (
+        problem := budget_problem(
+            options.max_cpus, local=local, oversubscribe=options.oversubscribe
+        )
+    ):
+        raise specs[0].error("run.max_cpus", f'{problem}; give a smaller number, or "auto"')
+    return from_plans(plans, options, specs)
 
 
 def from_grid(grid: ExperimentGrid, thunk: Any, options: RunOptions, **where: Any) -> Sweep:
