@@ -1,6 +1,7 @@
 """``python -m slc_tui.daemon SPEC``: the background engine a dashboard talks to.
 
-It claims the ledgers, answers on the ready pipe (``{}`` or ``{"error": ...}``), then runs
+It claims the ledgers, answers on the ready pipe (what the start says, or ``{"error": ...}``:
+a refused start answers before it touches any ledger), then runs
 the sweep and lingers after the last run while the view that started it lives.
 """
 
@@ -35,7 +36,7 @@ def serve(sweep: Sweep, resume: Resume, viewer: str, ready_fd: int) -> int:
                            "python": exc.python_advice})  # fmt: skip
         print(f"slc-tui: {exc.for_cli()}", file=sys.stderr)
         return 2
-    _answer(ready_fd, {"rerun_succeeded": engine.rerun_succeeded})
+    _answer(ready_fd, {"rerun_succeeded": engine.rerun_succeeded, "notices": engine.notices})
     return engine.run()
 
 

@@ -1,52 +1,51 @@
-"""Which engine owns a sweep: the liveness of the engine a ledger names, and its claim.
+"""Which engine owns a sweep: the liveness of a grid's engine, and its claim of the ledger.
 
-A claim reads and writes the ledger's meta in one transaction, so of two engines started
-on one grid at once, the second sees the first.
+The lock (``engine.lock``) decides which engine runs a grid; the claim then writes the
+engine's facts into the ledger's meta, in one transaction with the check that no other grid
+file owns the ledger.
 """
 
 from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 from slc_tui.engine.ledger import Ledger
+from slc_tui.engine.lock import held
+from slc_tui.engine.paths import lock_path
 from slc_tui.errors import SweepError
 from slc_tui.plan import GridPlan
 from slc_tui.procid import token_alive
 from slc_tui.states import EngineStatus
 
 
-def engine_alive(meta: dict[str, Any]) -> bool:
-    """True while the engine named in a ledger's meta still runs its sweep.
+def engine_alive(meta: dict[str, Any], locked: bool | None = None) -> bool:
+    """True while the engine of a ledger still runs its sweep.
 
-    Its process must live (pid and start time match) and it must not have closed the
-    sweep: an engine that ran inside a Python session that goes on is no longer alive.
+    ``locked`` is what :func:`lock_state` found: the lock decides when there is a lock file
+    (an engine holds it for its whole life, and the kernel lets go of it however the engine
+    ends). Without one (a ledger of an older slc-tui) the meta decides: the engine's process
+    must live (pid and start time match) and it must not have closed the sweep.
     """
+    if locked is not None:
+        return locked
     token = str(meta.get("engine_token") or "")
     return meta.get("status") == EngineStatus.RUNNING and bool(token) and token_alive(token)
 
 
-def already_running(meta: dict[str, Any], grid: str) -> SweepError:
-    """The one error for a second start of a sweep whose engine runs."""
-    return SweepError(
-        f"{grid!r} is already running (engine pid {meta.get('engine_pid')})",
-        cli=f"watch it with 'slc-tui attach {meta.get('grid_file') or grid}' or stop it with "
-        f"'slc-tui stop {meta.get('grid_file') or grid}'",
-        python="watch it with 'slc-tui attach' on its grid file or ledger, or stop it first",
-    )
+def lock_state(ledger: str | os.PathLike[str]) -> bool | None:
+    """Whether an engine holds the lock of the ledger at ``ledger`` (None: no lock file)."""
+    return held(lock_path(Path(ledger)))
 
 
 def claim(ledger: Ledger, plan: GridPlan, token: str, **meta: Any) -> None:
-    """Make the engine ``token`` the owner of ``plan``'s ledger, or raise SweepError.
-
-    Refused when another live engine owns it, or when another grid file that still exists
-    wrote it (same grid name and data_dir).
-    """
+    """Make the engine ``token`` (which holds the grid's lock) the owner of ``plan``'s
+    ledger, or raise SweepError when another grid file that still exists wrote it (same
+    grid name and data_dir)."""
 
     def check(current: dict[str, Any]) -> None:
-        if engine_alive(current) and current.get("engine_token") != token:
-            raise already_running(current, plan.name)
         owner = str(current.get("grid_file") or "")
         if owner and plan.source and owner != plan.source and os.path.exists(owner):
             raise SweepError(

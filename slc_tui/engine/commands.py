@@ -34,9 +34,8 @@ class Commands:
         raise NotImplementedError  # the engine stops a running run
 
     def _take_commands(self) -> None:
-        for ledger in self.book.ledgers.values():
-            for cmd in ledger.take_commands():
-                self.command(cmd)
+        for cmd in self.book.take_commands():
+            self.command(cmd)
 
     def command(self, cmd: Command) -> None:
         """Obey one command of a view."""

@@ -13,15 +13,16 @@ from collections.abc import Iterable, Sequence
 from contextlib import suppress
 from typing import Any
 
-from slc_tui.engine import ledger as L
 from slc_tui.engine.book import Book, Live
-from slc_tui.engine.claim import claim
 from slc_tui.engine.commands import Commands, stop_reason
 from slc_tui.engine.events import Listener
 from slc_tui.engine.executor import Executor, Exited
-from slc_tui.engine.ledger import Ledger, RunRecord
+from slc_tui.engine.follow import Follow
+from slc_tui.engine.ledger import RunRecord
+from slc_tui.engine.opening import take
+from slc_tui.engine.paths import ledger_path, lock_path
 from slc_tui.engine.reasons import explain_failure, read_tail
-from slc_tui.engine.reconcile import FRESH, reconcile
+from slc_tui.engine.reconcile import FRESH
 from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt
 from slc_tui.engine.slots import Slots
 from slc_tui.engine.wakeup import Wakeup
@@ -34,12 +35,14 @@ TICK = 0.25
 """Longest sleep of the loop, in seconds."""
 PROGRESS_EVERY = 1.0
 """Seconds between two reads of the running runs' progress files."""
+CLOSE_WAIT = 30.0
+"""Seconds an ending engine waits for a busy ledger to take its last records."""
 STOP_GRACE = 5.0
 """Seconds between SIGTERM and SIGKILL when a run is stopped."""
 INTERRUPTED = 130
 
 
-class Engine(Commands):
+class Engine(Commands, Follow):
     """Runs the plans of one or more grids; :meth:`run` returns the sweep's exit status."""
 
     def __init__(
@@ -64,8 +67,6 @@ class Engine(Commands):
         """The runs' records and ledgers; every change goes through it."""
         self.records = self.book.records
         """Every run of the sweep, by name, as last written."""
-        self.ledgers = self.book.ledgers
-        """One ledger per grid, by grid name."""
         self.linger = linger
         """Callable returning True while the engine should stay up after the last run."""
         self.runs: dict[str, Run] = {run.name: run for plan in self.plans for run in plan.runs}
@@ -80,24 +81,33 @@ class Engine(Commands):
         self._next_progress = 0.0
         self.rerun_succeeded: dict[str, int] = {}
         """Per grid, how many runs that had succeeded before run again (set by prepare)."""
+        self.notices: list[str] = []
+        """What the start has to say (a ledger rebuilt from its journal...), set by prepare."""
 
     # -- set-up ------------------------------------------------------------------------------
     def prepare(self) -> None:
-        """Open the ledgers, claim them, and decide which runs are to run.
+        """Take each grid (its lock first, then its ledger), claim it, and decide which runs
+        are to run. The locks are taken in the order of their paths, so that two engines of
+        overlapping grids never refuse each other.
 
         Raises:
-            SweepError: another engine runs one of the grids, or another grid file owns its
-                ledger.
+            SweepError: another engine runs one of the grids, another grid file owns its
+                ledger, or its ledger cannot be used.
         """
         token = engine_token()
         backend = type(self.executor).__name__.replace("Executor", "").lower()
-        for plan in self.plans:
-            ledger = Ledger.create(L.ledger_path(plan.data_dir, plan.name))
-            self.ledgers[plan.name] = ledger
-            claim(ledger, plan, token, max_cpus=len(self.slots.cores), backend=backend)
-            records, again = reconcile(ledger, plan, self.resume, self._adopt)
-            self.rerun_succeeded[plan.name] = again
-            self.records.update((r.name, r) for r in records)
+        order = sorted(self.plans, key=lambda p: lock_path(ledger_path(p.data_dir, p.name)))
+        try:
+            for plan in order:
+                taken = take(plan, token, self.resume, self._adopt,
+                             max_cpus=len(self.slots.cores), backend=backend)  # fmt: skip
+                self.book.add(plan.name, taken.ledger, taken.journal, taken.lock)
+                self.rerun_succeeded[plan.name] = taken.rerun_succeeded
+                self.notices += taken.notices
+                self.records.update((r.name, r) for r in taken.records)
+        except BaseException:
+            self.book.close(wait=0)
+            raise
 
     def _adopt(self, run: Run, old: RunRecord) -> bool:
         """Follow the job of ``run`` that an earlier engine submitted, if the backend can."""
@@ -115,11 +125,12 @@ class Engine(Commands):
     # -- the loop ----------------------------------------------------------------------------
     def run(self) -> int:
         """Run the sweep to its end; return 0, 1 (some run failed) or 130 (interrupted)."""
-        if not self.ledgers:
+        if not self.book.files:
             self.prepare()
         try:
             with Wakeup(self.request_stop) as wakeup:
                 while True:
+                    self.book.tend()
                     self._take_commands()
                     self._reap(self.executor.poll())
                     self._take_queue_states()
@@ -128,7 +139,7 @@ class Engine(Commands):
                         self._stop_everything(stop_reason(self._interrupt))
                         break
                     self._start_ready()
-                    self._poll_progress()
+                    self._poll_progress(PROGRESS_EVERY)
                     self._cancel_tripped()
                     if self._finished() and (self._closing or not (self.linger and self.linger())):
                         break
@@ -147,7 +158,7 @@ class Engine(Commands):
         if self._active():
             return False
         pending = self.book.in_state(RunState.PENDING)
-        return not pending or (self._tripped and not self._paused)
+        return not pending or (self._tripped and not self._paused) or bool(self.book.halted)
 
     def _cancel_tripped(self) -> None:
         """After a fail-fast trip with nothing running, the runs not started are cancelled."""
@@ -163,18 +174,20 @@ class Engine(Commands):
     def _status(self) -> int:
         if self._interrupt is not None:
             return INTERRUPTED
+        if self.book.halted and self.book.in_state(RunState.PENDING):
+            return 1  # runs were left unstarted
         return exit_status(r.state for r in self.records.values())
 
     def _close(self) -> None:
-        stopped = self._interrupt is not None or self._crashed
+        stopped = self._interrupt is not None or self._crashed or self.book.halted
         status = EngineStatus.STOPPED if stopped else EngineStatus.FINISHED
         self.book.set_meta(status=status, ended=time.time(), paused=False)
         self.book.emit(EventKind.DONE)
-        self.book.close()
+        self.book.close(CLOSE_WAIT)
 
     # -- starting ----------------------------------------------------------------------------
     def _start_ready(self) -> None:
-        if self._paused or self._tripped:
+        if self._paused or self._tripped or self.book.halted:
             return
         for record in sorted(self.records.values(), key=lambda r: r.idx):
             if record.state != RunState.PENDING:
@@ -193,7 +206,7 @@ class Engine(Commands):
         attempt = record.attempt + 1
         payload = payload_path(self._data_dir[run.grid], run)
         try:
-            prepare_attempt(run, attempt, payload)
+            prepare_attempt(run, attempt, payload, self._data_dir[run.grid])
             launched = self.executor.start(run, payload, attempt, cores)
         except Exception as exc:
             self.slots.give(cores)
@@ -240,7 +253,7 @@ class Engine(Commands):
             ended=time.time(), tail=tail if state != RunState.SUCCEEDED else tail[-2000:],
         )  # fmt: skip
         record = self.records[name]
-        self.ledgers[record.grid].record_attempt(record)
+        self.book.ended(name)
         with suppress(OSError):
             payload_path(self._data_dir[run.grid], run).unlink()
         self.book.emit(EventKind.FINISHED, name)
@@ -250,14 +263,6 @@ class Engine(Commands):
             self.book.emit(EventKind.RETRY, name, f"attempt {record.attempt + 1}")
         elif state in (RunState.FAILED, RunState.LOST) and self.fail_fast and not self._tripped:
             self._tripped = True
-
-    def _check_timeouts(self) -> None:
-        now = time.monotonic()
-        for name, live in self.live.items():
-            if live.deadline is not None and now >= live.deadline:
-                live.deadline = None
-                limit = self.runs[name].options.timeout
-                self._stop(name, RunState.FAILED, f"timed out after {limit:g} s")
 
     def _stop(self, name: str, state: RunState, reason: str) -> None:
         if self.records[name].state != RunState.RUNNING or name in self._stopping:
@@ -274,25 +279,3 @@ class Engine(Commands):
         for name, record in self.records.items():
             if record.state == RunState.RUNNING:  # the backend lost track of it
                 self._finish(name, RunState.LOST, reason, None, None)
-
-    def _take_queue_states(self) -> None:
-        for name, word in self.executor.take_queue_states().items():
-            record = self.records.get(name)
-            if record is not None and record.queue_state != word:
-                self.book.set(name, queue_state=word)
-
-    # -- progress ----------------------------------------------------------------------------
-    def _poll_progress(self) -> None:
-        now = time.monotonic()
-        if now < self._next_progress:
-            return
-        self._next_progress = now + PROGRESS_EVERY
-        for name in list(self.live):
-            self._read_progress(name)
-
-    def _read_progress(self, name: str) -> None:
-        live = self.live.get(name)
-        latest = live.tail.latest() if live else None
-        if latest is not None:
-            self.book.set(name, epoch=latest[0], metrics=latest[1])
-            self.book.emit(EventKind.PROGRESS, name)

@@ -3,6 +3,11 @@
 The engine is its only writer of runs; views read it and append commands. Every state change
 commits at once, so a crash of anything loses nothing already written. Each write to a run
 bumps its ``rev``, so a view can ask only for what changed since it last looked.
+
+Only the engine that holds the grid's lock (``engine.lock``) creates a ledger: it is built
+under a temporary name and linked into place (never over an existing file), so a reader never
+sees one without its tables. A view opens an existing ledger only (``mode=rw``: it never
+creates one), and gets one line for a ledger it cannot read (``engine.faults``).
 """
 
 from __future__ import annotations
@@ -13,92 +18,25 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager, suppress
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from slc_tui.engine.faults import unreadable
+from slc_tui.engine.ledger_file import ENGINE_TIMEOUT, VIEW_TIMEOUT, build, connect, ident
+from slc_tui.engine.paths import STATE_DIR, ledger_path, private_dir, refuse_link, state_dir
+from slc_tui.engine.records import (
+    ATTEMPT_COLUMNS,
+    COLUMNS,
+    JSON_COLUMNS,
+    Command,
+    RunRecord,
+    record_of_row,
+    row_of_record,
+)
 from slc_tui.engine.schema import SCHEMA
 from slc_tui.states import RunState, Verb
 
-STATE_DIR = ".slc-tui"
-"""Folder inside a grid's data directory that holds ledgers and payloads."""
-
-
-def state_dir(data_dir: str | os.PathLike[str]) -> Path:
-    """The folder of slc-tui's own files inside a data directory."""
-    return Path(data_dir) / STATE_DIR
-
-
-def ledger_path(data_dir: str | os.PathLike[str], grid_name: str) -> Path:
-    """Where the ledger of grid ``grid_name`` lives."""
-    return state_dir(data_dir) / f"{grid_name}.db"
-
-
-@dataclass
-class RunRecord:
-    """One run as the ledger holds it."""
-
-    name: str
-    """Unique run name, the basename of its output directory (``exp_name_s{seed}``)."""
-    idx: int
-    """Position in the plan (the order runs start in)."""
-    grid: str
-    variant: str
-    """The seedless variant name (the reference's ``exp_name``)."""
-    seed: Any
-    params: dict[str, Any]
-    """The thunk's keyword arguments as JSON (nested dicts for ``a:b`` keys)."""
-    output_dir: str
-    num_cpu: int
-    state: RunState = RunState.PENDING
-    attempt: int = 0
-    pid: int | None = None
-    cores: str = ""
-    job_id: str | None = None
-    command: str = ""
-    started: float | None = None
-    ended: float | None = None
-    exit_code: int | None = None
-    signal: int | None = None
-    reason: str = ""
-    tail: str = ""
-    """The last lines of the run's output, kept for a failed run."""
-    epoch: int | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    """The latest row of the run's progress file."""
-    rev: int = 0
-    queue_state: str = ""
-    """The cluster's own word for the job (``PENDING``, ``RUNNING``...), Slurm only."""
-
-    @property
-    def duration(self) -> float | None:
-        """Seconds the current attempt ran (so far, when still running)."""
-        if self.started is None:
-            return None
-        return (self.ended or time.time()) - self.started
-
-
-@dataclass(frozen=True)
-class Command:
-    """A view's request to the engine, as queued in the ledger."""
-
-    id: int
-    verb: Verb
-    target: str | None = None
-    """The run it is about; None for the whole sweep (pause, resume, stop_all)."""
-
-
-_JSON_COLUMNS = ("params", "metrics")
-_COLUMNS = [f for f in RunRecord.__dataclass_fields__ if f != "rev"] + ["rev"]
-
-
-def _record(row: sqlite3.Row) -> RunRecord:
-    values = {k: row[k] for k in _COLUMNS}
-    for k in _JSON_COLUMNS:
-        values[k] = json.loads(values[k] or "{}")
-    values["seed"] = json.loads(values["seed"]) if values["seed"] is not None else None
-    values["state"] = RunState(values["state"])
-    return RunRecord(**values)
+__all__ = ["STATE_DIR", "Command", "Ledger", "RunRecord", "ledger_path", "state_dir"]
 
 
 class Ledger:
@@ -109,44 +47,68 @@ class Ledger:
         """The database file."""
         self._conn = conn
         self._rev = int(conn.execute("SELECT COALESCE(MAX(rev), 0) FROM runs").fetchone()[0])
+        self.ident = ident(self.path)
+        """(device, inode) of the file when it was opened."""
 
     @classmethod
-    def create(cls, path: str | os.PathLike[str]) -> Ledger:
-        """Open ``path`` for writing, creating the database (owner-only) if needed.
+    def create(cls, path: str | os.PathLike[str], timeout: float = ENGINE_TIMEOUT) -> Ledger:
+        """Open ``path`` for writing, creating the database (0600, in a 0700 folder) if there
+        is none. Only the holder of the grid's lock may call it (tests on their own ledgers).
 
-        A new database is built under a temporary name and renamed into place, so a reader
-        never sees a ledger without its tables.
+        Raises:
+            sqlite3.DatabaseError: the file is not a readable ledger (the engine moves it aside).
+            LinkRefused: the ledger or its folder is a symbolic link.
         """
         path = Path(path)
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        if not path.exists():
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            conn = cls._connect(tmp)
+        private_dir(path.parent)
+        refuse_link(path)
+        if not os.path.lexists(path):
+            build(path)
+        conn = connect(path, timeout)
+        try:
+            tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            if tables and "runs" not in tables:  # some other program's database
+                raise sqlite3.DatabaseError("no such table: runs (not an slc-tui ledger)")
+            conn.execute("PRAGMA journal_mode=WAL")
             conn.executescript(SCHEMA)
+            return cls(path, conn)
+        except BaseException:
             conn.close()
-            with suppress(OSError):
-                os.chmod(tmp, 0o600)
-            os.replace(tmp, path)
-        conn = cls._connect(path)
-        conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
-        return cls(path, conn)
+            raise
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> Ledger:
-        """Open an existing ledger; FileNotFoundError when there is none."""
+    def open(cls, path: str | os.PathLike[str], timeout: float = VIEW_TIMEOUT) -> Ledger:
+        """Open an existing ledger (a view's way: it never creates one).
+
+        Raises:
+            FileNotFoundError: there is none.
+            LedgerUnreadable: it is corrupt, no ledger, or locked (one line to show).
+            LinkRefused: the ledger or its folder is a symbolic link.
+        """
         path = Path(path)
+        refuse_link(path.parent)
+        refuse_link(path)
         if not path.exists():
             raise FileNotFoundError(f"no ledger at {path}: has this grid run here?")
-        return cls(path, cls._connect(path))
+        try:
+            conn = connect(path, timeout)
+        except sqlite3.Error as exc:
+            raise unreadable(path, exc) from None
+        try:
+            ledger = cls(path, conn)
+            ledger.meta()
+        except sqlite3.Error as exc:
+            conn.close()
+            raise unreadable(path, exc) from None
+        return ledger
 
-    @staticmethod
-    def _connect(path: Path) -> sqlite3.Connection:
-        conn = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA busy_timeout=30000")
-        conn.execute("PRAGMA synchronous=NORMAL")
-        return conn
+    def set_timeout(self, seconds: float) -> None:
+        """How long a statement waits for a busy database before it fails."""
+        self._conn.execute(f"PRAGMA busy_timeout={int(seconds * 1000)}")
+
+    def vanished(self) -> bool:
+        """Whether the file at :attr:`path` is gone or another one (deleted, replaced)."""
+        return ident(self.path) != self.ident
 
     def close(self) -> None:
         """Close the connection."""
@@ -157,19 +119,17 @@ class Ledger:
         self._conn.execute("BEGIN IMMEDIATE")
         try:
             yield self._conn
+            self._conn.execute("COMMIT")
         except BaseException:
-            self._conn.execute("ROLLBACK")
+            if self._conn.in_transaction:  # a failed COMMIT (a full disk) leaves it open
+                with suppress(sqlite3.Error):
+                    self._conn.execute("ROLLBACK")
             raise
-        self._conn.execute("COMMIT")
 
     # -- meta -------------------------------------------------------------------------------
     def set_meta(self, **values: Any) -> None:
         """Store engine-wide facts (JSON values): engine pid, budget, paused, status..."""
-        with self._tx() as c:
-            c.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in values.items()],
-            )
+        self.write(values, {}, [])
 
     def claim(self, check: Callable[[dict[str, Any]], None], **values: Any) -> None:
         """Read the meta, let ``check`` raise to refuse, then store ``values``: one
@@ -177,10 +137,7 @@ class Ledger:
         with self._tx() as c:
             rows = c.execute("SELECT key, value FROM meta").fetchall()
             check({r["key"]: json.loads(r["value"]) for r in rows})
-            c.executemany(
-                "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                [(k, json.dumps(v)) for k, v in values.items()],
-            )
+            _put_meta(c, values)
 
     def meta(self) -> dict[str, Any]:
         """All meta values."""
@@ -224,30 +181,43 @@ class Ledger:
 
     def update_many(self, changes: dict[str, dict[str, Any]]) -> None:
         """Apply several runs' changes in one transaction."""
-        if not changes:
-            return
+        if changes:
+            self.write({}, changes, [])
+
+    def record_attempt(self, run: RunRecord) -> None:
+        """Keep the current attempt of ``run`` in the attempts history."""
+        self.write({}, {}, [run])
+
+    def write(
+        self, meta: dict[str, Any], changes: dict[str, dict[str, Any]], ends: list[RunRecord]
+    ) -> None:
+        """Store meta values, runs' changes and attempts in one transaction."""
         with self._tx() as c:
+            _put_meta(c, meta)
             for name, values in changes.items():
                 values = dict(values)
-                for k in _JSON_COLUMNS:
+                for k in JSON_COLUMNS:
                     if k in values:
                         values[k] = json.dumps(values[k])
                 self._rev += 1
                 values["rev"] = self._rev
                 cols = ", ".join(f"{k} = ?" for k in values)
                 c.execute(f"UPDATE runs SET {cols} WHERE name = ?", [*values.values(), name])
+            _put_attempts(c, ends, "REPLACE")
 
-    def record_attempt(self, run: RunRecord) -> None:
-        """Keep the current attempt of ``run`` in the attempts history."""
+    def put(self, records: Iterable[RunRecord], ends: Iterable[RunRecord] = (),
+            replace_ends: bool = False) -> None:  # fmt: skip
+        """Store whole records (a rebuild), each with a new rev, and attempts (kept where
+        the ledger has them unless ``replace_ends``)."""
         with self._tx() as c:
-            c.execute(
-                "INSERT OR REPLACE INTO attempts (name, attempt, state, pid, job_id, started, "
-                "ended, exit_code, signal, reason, tail) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    run.name, run.attempt, run.state, run.pid, run.job_id, run.started,
-                    run.ended, run.exit_code, run.signal, run.reason, run.tail,
-                ),
-            )  # fmt: skip
+            for record in records:
+                self._rev += 1
+                row = row_of_record(record)
+                row["rev"] = self._rev
+                marks = ", ".join("?" for _ in COLUMNS)
+                c.execute(f"INSERT OR REPLACE INTO runs ({', '.join(COLUMNS)}) VALUES ({marks})",
+                          [row[k] for k in COLUMNS])  # fmt: skip
+            _put_attempts(c, list(ends), "REPLACE" if replace_ends else "IGNORE")
 
     # -- runs (readers) ---------------------------------------------------------------------
     def runs(self, since_rev: int = 0) -> list[RunRecord]:
@@ -255,12 +225,12 @@ class Ledger:
         rows = self._conn.execute(
             "SELECT * FROM runs WHERE rev > ? ORDER BY idx", (since_rev,)
         ).fetchall()
-        return [_record(r) for r in rows]
+        return [record_of_row(r) for r in rows]
 
     def run(self, name: str) -> RunRecord | None:
         """One run by name."""
         row = self._conn.execute("SELECT * FROM runs WHERE name = ?", (name,)).fetchone()
-        return _record(row) if row else None
+        return record_of_row(row) if row else None
 
     def attempts(self, name: str) -> list[dict[str, Any]]:
         """Earlier attempts of a run, oldest first."""
@@ -295,3 +265,19 @@ class Ledger:
                 c.execute("UPDATE commands SET done = ? WHERE done IS NULL", (time.time(),))
         known = {v.value for v in Verb}
         return [Command(r["id"], Verb(r["verb"]), r["target"]) for r in rows if r["verb"] in known]
+
+
+def _put_meta(c: sqlite3.Connection, values: dict[str, Any]) -> None:
+    c.executemany(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        [(k, json.dumps(v)) for k, v in values.items()],
+    )
+
+
+def _put_attempts(c: sqlite3.Connection, ends: list[RunRecord], how: str) -> None:
+    marks = ",".join("?" for _ in ATTEMPT_COLUMNS)
+    c.executemany(
+        f"INSERT OR {how} INTO attempts ({', '.join(ATTEMPT_COLUMNS)}) VALUES ({marks})",
+        [tuple(str(r.state) if k == "state" else getattr(r, k) for k in ATTEMPT_COLUMNS)
+         for r in ends],
+    )  # fmt: skip

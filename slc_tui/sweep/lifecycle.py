@@ -8,28 +8,29 @@ once it has claimed its ledgers (or why it could not), so a start never guesses 
 
 from __future__ import annotations
 
-import json
 import os
-import select
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from slc_tui.engine.claim import engine_alive
+from slc_tui.engine.claim import engine_alive, lock_state
 from slc_tui.engine.events import Listener
 from slc_tui.engine.ledger import Ledger, RunRecord, ledger_path, state_dir
+from slc_tui.engine.paths import open_private, private_dir
 from slc_tui.errors import InputError, SweepError
 from slc_tui.procid import engine_token
-from slc_tui.states import STATES, Resume, Verb
+from slc_tui.states import Resume
+from slc_tui.sweep import reach
 from slc_tui.sweep.prepare import Sweep, from_files
 from slc_tui.sweep.state import SweepState
 
 START_TIMEOUT = 30.0
 """Seconds a background engine may take to claim its ledgers."""
+LEDGER_BACK = 3.0
+"""Seconds a view waits for the ledger of a live engine to be made again after it was lost."""
 
 
 @dataclass
@@ -48,6 +49,8 @@ class Started:
 
     rerun_succeeded: dict[str, int] = field(default_factory=dict)
     """Per grid, how many runs that had succeeded run again (no ``--resume``)."""
+    notices: list[str] = field(default_factory=list)
+    """What else the start says (a ledger rebuilt from its journal...)."""
 
 
 def run_foreground(
@@ -67,17 +70,18 @@ def run_foreground(
     engine = sweep.engine(Resume.of(resume), listeners)
     engine.prepare()
     if callable(notice):
-        for line in notices(Started(engine.rerun_succeeded)):
+        for line in notices(Started(engine.rerun_succeeded, engine.notices)):
             notice(line)
     status = engine.run()
     return Outcome(status, sorted(engine.records.values(), key=lambda r: r.idx))
 
 
 def notices(started: Started) -> list[str]:
-    """The warnings a start gives (earlier successes that run again)."""
+    """The warnings a start gives (a ledger rebuilt, earlier successes that run again)."""
     from slc_tui.sweep.fmt import rerun_notice
 
-    return [rerun_notice(g, n) for g, n in started.rerun_succeeded.items() if n]
+    again = [rerun_notice(g, n) for g, n in started.rerun_succeeded.items() if n]
+    return [*started.notices, *again]
 
 
 def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[SweepHandle, Started]:
@@ -92,8 +96,7 @@ def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[Sweep
     """
     from slc_tui.payload import Payload, write_payload
 
-    state = state_dir(sweep.plans[0].data_dir)
-    state.mkdir(mode=0o700, parents=True, exist_ok=True)
+    state = private_dir(state_dir(sweep.plans[0].data_dir))
     spec = state / f"engine-{os.getpid()}-{time.time_ns()}.pkl"
     read_end, write_end = os.pipe()
     # A payload like a run's: the caller's sys.path comes first, so that the daemon can
@@ -103,7 +106,8 @@ def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[Sweep
     write_payload(spec, Payload("slc_tui.daemon:serve", engine_args))
     log_path = state / "engine.log"
     try:
-        with open(log_path, "ab") as log:
+        log_fd = open_private(log_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+        with os.fdopen(log_fd, "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "slc_tui.daemon", str(spec)],
                 stdin=subprocess.DEVNULL,
@@ -115,7 +119,7 @@ def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[Sweep
     finally:
         os.close(write_end)
     try:
-        answer = _read_answer(read_end, START_TIMEOUT)
+        answer = reach.read_answer(read_end, START_TIMEOUT)
     finally:
         os.close(read_end)
     if answer is None:
@@ -126,24 +130,8 @@ def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[Sweep
         raise SweepError(
             answer["error"], cli=answer.get("cli", ""), python=answer.get("python", "")
         )
-    return SweepHandle(sweep.ledger_paths, proc), Started(answer.get("rerun_succeeded", {}))
-
-
-def _read_answer(fd: int, timeout: float) -> dict[str, Any] | None:
-    deadline = time.monotonic() + timeout
-    data = b""
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([fd], [], [], max(deadline - time.monotonic(), 0))
-        if not ready:
-            break
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        data += chunk
-    try:
-        return json.loads(data.decode()) if data else None
-    except ValueError:
-        return None
+    started = Started(answer.get("rerun_succeeded", {}), answer.get("notices", []))
+    return SweepHandle(sweep.ledger_paths, proc), started
 
 
 def ledger_for(target: str | Path) -> Path:
@@ -219,20 +207,41 @@ class SweepHandle:
 
     @classmethod
     def find(cls, target: str | Path) -> SweepHandle:
-        """The sweep of a grid file or ledger file (see :func:`ledger_for`)."""
-        return cls([ledger_for(target)])
+        """The sweep of a grid file or ledger file (see :func:`ledger_for`). The ledger of a
+        live engine that was deleted is waited for (its engine makes it again at once).
+
+        Raises:
+            InputError: no such ledger, or no sweep of the grid has run yet.
+        """
+        try:
+            return cls([ledger_for(target)])
+        except InputError:
+            path = reach.planned_ledger(target)
+            if path is None or lock_state(path) is not True:
+                raise
+        deadline = time.monotonic() + LEDGER_BACK
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return cls([path])
 
     def state(self) -> SweepState:
-        """The read model, polled once (the caller closes it)."""
-        state = SweepState.open(self.paths)
-        state.poll()
+        """The read model, polled once (the caller closes it).
+
+        Raises:
+            InputError: a ledger is gone, corrupt, locked or no ledger (one line).
+        """
+        state = _open_state(self.paths)
+        try:
+            state.poll()
+        except BaseException:
+            state.close()
+            raise
         return state
 
     def alive(self) -> bool:
         """Whether an engine runs any of the grids."""
-        state = SweepState.open(self.paths)
+        state = self.state()
         try:
-            state.poll()
             return any(state.alive())
         finally:
             state.close()
@@ -243,24 +252,7 @@ class SweepHandle:
         Raises:
             SweepError: the engine did not stop in ``timeout`` seconds.
         """
-        ledger = Ledger.open(self.paths[0])
-        try:
-            meta = ledger.meta()
-            if not engine_alive(meta):
-                return f"{meta.get('grid_name')}: no engine is running; nothing to stop"
-            ledger.send(Verb.STOP_ALL)
-            deadline = time.monotonic() + timeout
-            while engine_alive(ledger.meta()) and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if engine_alive(ledger.meta()):
-                raise SweepError(
-                    f"the engine (pid {meta.get('engine_pid')}) did not stop in {timeout:g} s"
-                )
-            states = [r.state for r in ledger.runs()]
-            counts = ", ".join(f"{states.count(s)} {s}" for s in STATES if states.count(s))
-            return f"{meta.get('grid_name')}: stopped; {counts}"
-        finally:
-            ledger.close()
+        return reach.stop(self.paths[0], timeout)
 
     def revive(self) -> bool:
         """Start a background engine for a sweep whose engine has ended, to obey the
@@ -275,7 +267,15 @@ class SweepHandle:
         finally:
             ledger.close()
         grid_file = meta.get("grid_file")
-        if engine_alive(meta) or not grid_file or not Path(grid_file).exists():
+        live = engine_alive(meta, lock_state(self.paths[0]))
+        if live or not grid_file or not Path(grid_file).exists():
             return False
         start_background(from_files([grid_file]), Resume.KEEP)
         return True
+
+
+def _open_state(paths: Sequence[Path]) -> SweepState:
+    try:
+        return SweepState.open(list(paths))
+    except FileNotFoundError as exc:
+        raise InputError(str(exc)) from None

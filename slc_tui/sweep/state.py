@@ -18,21 +18,12 @@ from slc_tui.engine.claim import engine_alive
 from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.states import EngineStatus, RunState, Verb, exit_status
 from slc_tui.sweep.fmt import counts_line
+from slc_tui.sweep.reads import LedgerRead, read_ledgers
+
+__all__ = ["LedgerRead", "RunKey", "SweepState", "VariantSummary"]
 
 RunKey = tuple[int, str]
 """A run's identity in the dashboard: (ledger index, run name)."""
-
-
-@dataclass
-class LedgerRead:
-    """What one :meth:`SweepState.read` found in the ledgers, for :meth:`SweepState.apply`."""
-
-    metas: list[dict[str, Any]]
-    """Each ledger's meta values."""
-    runs: list[list[RunRecord]]
-    """Each ledger's runs changed after the revs it was read from, in plan order."""
-    revs: list[int]
-    """Each ledger's highest rev seen: where the next read starts."""
 
 
 @dataclass
@@ -62,6 +53,8 @@ class SweepState:
         """Each variant's runs, in plan order, by (ledger index, variant name)."""
         self.metas: list[dict[str, Any]] = [{} for _ in ledgers]
         """Each ledger's meta values."""
+        self.locked: list[bool | None] = [None] * len(ledgers)
+        """Whether an engine holds each grid's lock (None: no lock file), as last read."""
         self._revs = [0] * len(ledgers)
 
     @classmethod
@@ -78,8 +71,15 @@ class SweepState:
 
         The runs a dead local engine left running are shown lost, as its next engine will
         record them (a cluster job outlives its engine: those stay running).
+
+        Raises:
+            LedgerUnreadable: a ledger is corrupt, locked for long, or gone (one line).
         """
-        return self.apply(self.read(self.revs()))
+        read = self.read(self.revs())
+        error = next((e for e in read.errors if e is not None), None)
+        if error is not None:
+            raise error
+        return self.apply(read)
 
     def _mark_lost(self, li: int) -> set[RunKey]:
         lost = {k for k, r in self.runs.items() if k[0] == li and r.state == RunState.RUNNING}
@@ -98,14 +98,14 @@ class SweepState:
         a worker thread may read while the views read the model on their own thread, and hand
         the result to :meth:`apply` there.
         """
-        metas: list[dict[str, Any]] = []
-        runs: list[list[RunRecord]] = []
-        revs: list[int] = []
-        for li, ledger in enumerate(self.ledgers):
-            metas.append(ledger.meta())
-            runs.append(ledger.runs(since_rev=since[li]))
-            revs.append(max([since[li], *(r.rev for r in runs[-1])]))
-        return LedgerRead(metas, runs, revs)
+        return read_ledgers(self.ledgers, self.metas, since, self._reopen)
+
+    def _reopen(self, li: int) -> Ledger:
+        """Open ledger ``li`` again at its path (FileNotFoundError while it is gone)."""
+        ledger = Ledger.open(self.ledgers[li].path)
+        old, self.ledgers[li] = self.ledgers[li], ledger
+        old.close()
+        return ledger
 
     def apply(self, read: LedgerRead) -> set[RunKey]:
         """Take in what :meth:`read` found, as :meth:`poll` does; return the changed keys.
@@ -115,6 +115,10 @@ class SweepState:
         changed: set[RunKey] = set()
         for li, meta in enumerate(read.metas):
             self.metas[li] = meta
+            if read.locked:
+                self.locked[li] = read.locked[li]
+            if read.fresh and read.fresh[li]:
+                self._revs[li] = read.revs[li]
             for run in read.runs[li]:
                 key = (li, run.name)
                 if key not in self.runs:
@@ -122,7 +126,7 @@ class SweepState:
                 self.runs[key] = run
                 self._revs[li] = max(self._revs[li], run.rev)
                 changed.add(key)
-            if not engine_alive(meta) and meta.get("backend") != "slurm":
+            if not engine_alive(meta, self.locked[li]) and meta.get("backend") != "slurm":
                 changed |= self._mark_lost(li)
         return changed
 
@@ -158,7 +162,7 @@ class SweepState:
 
     def alive(self) -> list[bool]:
         """Whether each ledger's engine lives."""
-        return [engine_alive(m) for m in self.metas]
+        return [engine_alive(m, locked) for m, locked in zip(self.metas, self.locked)]
 
     def paused(self) -> bool:
         """Whether any engine holds back new runs."""
@@ -249,7 +253,7 @@ class SweepState:
         """What ledger ``li``'s engine is doing: ``running (pid 41)``, ``finished``,
         ``stopped`` or ``gone (it ended without finishing)``."""
         meta = self.metas[li]
-        if engine_alive(meta):
+        if self.alive()[li]:
             return f"running (pid {meta.get('engine_pid')})"
         status = str(meta.get("status") or "")
         if status in (EngineStatus.FINISHED, EngineStatus.STOPPED):
