@@ -86,12 +86,15 @@ def resolve_num_cpu(num_cpu: CpuCount) -> int:
     cores inside this process's affinity.
 
     Raises:
-        ValueError: ``num_cpu`` is neither a positive integer nor ``"auto"``.
+        ValueError: ``num_cpu`` is neither a positive integer nor ``"auto"``, or is beyond
+            :data:`MAX_BUDGET`.
     """
     if num_cpu == "auto":
         return auto_cpu_count()
     if isinstance(num_cpu, bool) or not isinstance(num_cpu, int) or num_cpu < 1:
         raise ValueError(f"num_cpu must be a positive integer or 'auto', not {num_cpu!r}")
+    if num_cpu > MAX_BUDGET:
+        raise ValueError(f"num_cpu {num_cpu} is beyond slc-tui's limit of {MAX_BUDGET:,} ranks")
     return num_cpu
 
 

@@ -9,7 +9,8 @@ the work is linear in the number of runs, and the runs are read one at a time.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Sequence
+import os
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from slc_tui.cpus import pack_summary
@@ -48,7 +49,20 @@ def _variants(plan: GridPlan) -> int:
     return sum(1 for _ in plan.groups())
 
 
+def _shown(data_dir: str) -> Callable[[str], str]:
+    """``display_path`` for the folders inside ``data_dir``, without a relpath per run."""
+    cwd, top = os.getcwd(), os.path.join(data_dir, "")
+    if cwd.startswith(top):  # the current directory inside data_dir: rare, exact the slow way
+        return _rel
+    base = _rel(data_dir)
+    if os.path.isabs(base):
+        return lambda path: path
+    head = "" if base == "." else os.path.join(base, "")
+    return lambda path: head + path[len(top) :] if path.startswith(top) else _rel(path)
+
+
 def _tree(plan: GridPlan, out: IO[str]) -> None:
+    shown = _shown(plan.data_dir)
     ranks = plan.segments()[0][1] if len(plan.runs) else 1
     groups = plan.groups()
     group = next(groups, None)
@@ -64,7 +78,7 @@ def _tree(plan: GridPlan, out: IO[str]) -> None:
         width = max(len(name) for _, name, _ in rows)
         for ri, (_, name, output_dir) in enumerate(rows):
             branch = "└─" if ri == len(rows) - 1 else "├─"
-            out.write(f"{stem}{branch} {name.ljust(width)}  {_rel(output_dir)}\n")
+            out.write(f"{stem}{branch} {name.ljust(width)}  {shown(output_dir)}\n")
 
 
 def _summary(plan: GridPlan, out: IO[str]) -> None:

@@ -71,6 +71,7 @@ class RunPaths:
         self.name_max, self.path_max = name_limits(data_dir)
         self.names: set[str] = set()
         self._top = os.path.join(data_dir, "")
+        self._payloads = os.path.join(os.path.dirname(payload_file(data_dir, grid, "x")), "")
         self._longest = {"variant": ("", ""), "name": ("", ""), "dir": ("", "")}
 
     def start(self) -> str | None:
@@ -91,10 +92,12 @@ class RunPaths:
                 "give the parameters that differ distinct values or shorthands, or in_name"
             )
         self.names.add(name)
-        payload = payload_file(self.data_dir, self.grid, name)
-        for path in (output_dir, payload):
-            if not os.path.normpath(path).startswith(self._top):
-                return f"run {name!r}: {path} would not lie inside the data directory"
+        payload = f"{self._payloads}{name}.pkl"  # payload_file(), without a join per run
+        normpath = os.path.normpath
+        if not normpath(output_dir).startswith(self._top):
+            return f"run {name!r}: {output_dir} would not lie inside the data directory"
+        if not normpath(payload).startswith(self._payloads):
+            return f"run {name!r}: its payload {payload} would not lie inside the data directory"
         longest = self._longest
         if len(variant) > len(longest["variant"][0]):
             longest["variant"] = (variant, name)

@@ -48,6 +48,7 @@ def _created(root: Path) -> list[str]:
         ("seed = 0", "\n[run]\ntimeout = nan", ":7: [run] timeout: nan is not allowed"),
         ("seed = 0", "\n[run]\ntimeout = inf", ":7: [run] timeout: inf is not allowed"),
         ("seed = 0", "\n[run]\nmax_cpus = 100000000000", ":7: [run] max_cpus: max_cpus 1000"),
+        ("seed = 0", "num_cpu = 100000000000", ":5: [grid] num_cpu: num_cpu 100000000000 is"),
         ('seed = ["a b"]', "", ":7: [params] seed: the seed 'a b' cannot be part of a folder"),
         ("seed = 0\n\"seed:x\" = 1", "", ":8: [params] seed:x: 'seed' and 'seed:x' both set"),
         (f'seed = 0\nlr = ["{"y" * 260}", 1]', "", ":8: [params] lr: the folder name fo_lryyy"),

@@ -115,11 +115,24 @@ def test_help_lists_every_flag_and_command() -> None:
     for word in ("--no-ui", "--dry-run", "--max-cpus", "--resume", "--retries", "--timeout",
                  "--fail-fast", "--backend", "attach GRID.toml", "status GRID.toml"):  # fmt: skip
         assert word in res.stdout
+    flat = " ".join(res.stdout.split())
+    assert "--all with --dry-run: print every run, even of a sweep of more than 1000 runs" in flat
+    assert "locally at most 64 per CPU of this machine unless --oversubscribe" in flat
 
 
 def test_usage_errors_exit_2() -> None:
     assert _run().returncode == 2
     assert _run("g.toml", "--max-cpus", "0").returncode == 2
+
+
+@pytest.mark.parametrize(
+    "args",
+    [[], ["g.toml", "--max-cpus", "0"], ["g.toml", "--bogus"], ["status"], ["stop", "a", "b"]],
+)
+def test_usage_errors_are_one_line(args: list[str]) -> None:
+    res = _run(*args)
+    assert res.returncode == 2
+    assert len(res.stderr.strip().splitlines()) == 1 and "--help)" in res.stderr, res.stderr
 
 
 @pytest.mark.parametrize("args", [["--no-ui"], ["--dry-run"]])

@@ -396,3 +396,36 @@ def test_a_bad_slurm_table_names_the_key_and_line(tmp_path: Path) -> None:
     assert str(err.value) == f"{path}:10: [slurm] max_jobs must be an integer >= 1, not 0"
     path.write_text(path.read_text().replace("max_jobs = 0", "max_jobs = 4"))
     assert load_grid(path).options.slurm["max_jobs"] == 4
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("when = 1979-05-27T07:32:00Z", "g.toml:7: [params] when: 1979-05-27T07:32:00+00:00 is a"),
+        ("day = [1979-05-27]", "g.toml:7: [params] day: 1979-05-27 is a TOML date or time, which"),
+        ("t = { values = [07:32:00] }", "g.toml:7: [params] t.values: 07:32:00 is a TOML date"),
+        ('env = "a\\u0000b"', 'g.toml:7: [params] env: "a\\u0000b" has a NUL byte'),
+        ('hid = [["x", "\\u0000"]]', 'g.toml:7: [params] hid: "\\u0000" has a NUL byte'),
+        ('"k\\u0000" = 1', "g.toml:7: [params]: the key 'k\\x00' has a NUL byte"),
+    ],
+)
+def test_dates_and_nul_bytes_are_refused_with_their_line(line: str, message: str) -> None:
+    e = error(HEAD + line + "\n")
+    assert str(e).startswith(message), str(e)
+    assert "\0" not in str(e)
+
+
+def test_a_nul_byte_in_grid_or_run_strings_is_refused() -> None:
+    e = error(HEAD.replace('"json:dumps"', '"json:du\\u0000mps"'))
+    assert str(e).startswith('g.toml:3: [grid] thunk: "json:du\\u0000mps" has a NUL byte')
+    e = error(HEAD + '[run]\nmpiexec = "/x\\u0000"\n')
+    assert str(e).startswith("g.toml:8: [run] mpiexec: ")
+
+
+def test_grid_names_share_the_python_rule() -> None:
+    from slc_tui.serialization import name_problem
+
+    for name in ("../x", ".x", "-x", "a/b", "x" * 201):
+        assert name_problem(name)
+        assert "cannot serve as a file name" in str(error(HEAD.replace('"g"', f'"{name}"')))
+    assert name_problem("") is not None and name_problem("", empty=True) is None

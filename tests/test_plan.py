@@ -100,3 +100,23 @@ def test_ten_thousand_variants_plan(tmp_path: Path) -> None:
     plan = plan_grid(grid, "m:f", data_dir=tmp_path)
     assert len(plan.runs) == 10_000
     assert len({r.output_dir for r in plan.runs}) == 10_000
+
+
+def test_plan_errors_name_the_key_a_grid_file_can_point_at(tmp_path: Path) -> None:
+    grid = ExperimentGrid("k")
+    grid.add("seed", [0, "a/b"])
+    with pytest.raises(PlanError) as info:
+        plan_grid(grid, "m:f", data_dir=tmp_path)
+    assert info.value.key == "seed" and isinstance(info.value, ValueError)
+    assert str(info.value) == f"grid 'k': {info.value.problem}"
+    with pytest.raises(PlanError, match="num_cpu must be a positive integer") as info:
+        plan_grid(_grid(), "m:f", num_cpu=0, data_dir=tmp_path)
+    assert info.value.key == "num_cpu"
+
+
+def test_packing_is_linear_in_the_runs(tmp_path: Path) -> None:
+    grid = ExperimentGrid("p")
+    grid.add("seed", list(range(100_000)))
+    runs = plan_grid(grid, "m:f", data_dir=tmp_path, lazy=True).runs
+    waves = pack_waves(runs[:20_000], 3)
+    assert len(waves) == 6667 and [r.name for r in waves[-1]] == ["p_s19998", "p_s19999"]

@@ -210,3 +210,18 @@ def test_python_callers_get_the_budget_check(in_tmp: Path) -> None:
     with pytest.raises(ValueError, match="beyond the limit"):
         cpus.budget_cores(10**11)
     assert not Path("d").exists()
+
+
+def test_dry_run_paths_are_shown_as_display_path_shows_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slc_tui.dryrun import _shown
+    from slc_tui.sweep.fmt import display_path
+
+    data = tmp_path / "w" / "data"
+    paths = [str(data / "e" / "e_s0"), str(data / "x_y" / "x_y_s1"), str(tmp_path / "else")]
+    (tmp_path / "w" / "data" / "e").mkdir(parents=True)
+    for cwd in (tmp_path, tmp_path / "w", data, data / "e", Path("/")):
+        monkeypatch.chdir(cwd)
+        shown = _shown(str(data))
+        assert [shown(p) for p in paths] == [display_path(p) for p in paths], cwd
