@@ -13,7 +13,7 @@ import os
 from collections.abc import Callable, Sequence
 from typing import IO
 
-from slc_tui.cpus import pack_summary
+from slc_tui.cpus import MAX_BUDGET, pack_summary
 from slc_tui.plan import GridPlan, LazyRuns
 from slc_tui.sweep.fmt import display_path as _rel
 from slc_tui.sweep.prepare import Sweep
@@ -121,7 +121,11 @@ def print_plan(
     segments = [seg for p in plans for seg in p.segments()]
     slots = len(budget)
     waves, widest, first = pack_summary(segments, slots, keep=3)
-    if cluster and not limited:
+    if cluster and not limited and slots >= MAX_BUDGET:
+        out.write(f"\nCPU budget: no limit of slc-tui's own on the cluster but its cap of "
+                  f"{MAX_BUDGET:,} CPUs at once (the queue and [slurm] max_jobs decide); "
+                  "if that many could start at once:")  # fmt: skip
+    elif cluster and not limited:
         out.write("\nCPU budget: no limit of slc-tui's own on the cluster (the queue and "
                   "[slurm] max_jobs decide); if every run could start at once:")  # fmt: skip
     shown = ",".join(map(str, budget[:16])) + (f",... ({slots:,} slots)" if slots > 16 else "")

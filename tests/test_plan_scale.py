@@ -225,3 +225,15 @@ def test_dry_run_paths_are_shown_as_display_path_shows_them(
         monkeypatch.chdir(cwd)
         shown = _shown(str(data))
         assert [shown(p) for p in paths] == [display_path(p) for p in paths], cwd
+
+
+def test_a_dry_run_on_slurm_says_when_the_cap_limits_it(tmp_path: Path) -> None:
+    import io
+
+    plan = plan_grid(_seeds(MAX_BUDGET + 10), "m:f", data_dir=tmp_path, lazy=True)
+    budget = engine_budget([plan], RunOptions(backend="slurm"))
+    out = io.StringIO()
+    dryrun.print_plan([plan], budget, out, cluster=True, limited=False, every=False)
+    text = " ".join(out.getvalue().split())
+    assert "no limit of slc-tui's own on the cluster but its cap of 65,536 CPUs at once" in text
+    assert "65,546 runs in 2 waves" in text and "... and 65,528 more" in text
