@@ -24,10 +24,7 @@ from slc_tui.procid import (
     ENGINE_ENV,
     RUN_ENV,
     become_subreaper,
-    end_descendants,
-    freeze_and_kill,
-    live_descendants,
-    marked,
+    has_children,
     token_alive,
 )
 
@@ -44,56 +41,21 @@ END_GRACE = 1.0
 
 
 def _end_descendants(grace: float = END_GRACE) -> None:
-    """End what the thunk left running; multiprocessing's helpers first, by their own stop
-    (they ignore SIGTERM, and would otherwise cost the whole grace)."""
-    for module, attr in (("forkserver", "_forkserver"), ("resource_tracker", "_resource_tracker")):
-        stop = getattr(
-            getattr(sys.modules.get(f"multiprocessing.{module}"), attr, None), "_stop", None
-        )
-        if stop is None:
-            continue
-        try:
-            stop()
-        except Exception:  # another Python's internals: SIGTERM and SIGKILL will do
-            continue
-    end_descendants(grace)
+    """End what the thunk left running (nothing to import when it left nothing)."""
+    if has_children():
+        from slc_tui.procid.reap import end_descendants
+
+        end_descendants(grace)
 
 
 def _watch_engine(token: str) -> None:
     while token_alive(token):
         time.sleep(WATCH_INTERVAL)
-    _end_run(token)
+    # The engine is gone: SIGKILL the whole run at once (every rank, all they started).
+    from slc_tui.procid.reap import end_run
+
+    end_run(token, os.environ.get(RUN_ENV))
     os.killpg(os.getpgid(0), signal.SIGKILL)
-
-
-def _end_run(token: str) -> None:
-    """The engine is gone: SIGKILL every process of the run but this one, at once.
-
-    Every process of the run carries its mark in the environment (the other ranks, mpiexec,
-    what they started; what a rank started is also found as its descendant). A rank that
-    ended only its own processes and died would make mpiexec SIGKILL the other ranks before
-    they ended theirs; so the first rank does it for all, under a lock that one process holds
-    at a time (freed when it dies), and the others wait for their end: two ranks never stop
-    each other.
-    """
-    run = os.environ.get(RUN_ENV)
-    if not run or not os.path.isdir("/proc"):
-        freeze_and_kill(live_descendants())
-        return
-    import errno
-    import socket
-    import zlib
-
-    lock = socket.socket(socket.AF_UNIX)
-    while True:
-        try:  # an abstract socket name (Linux): no file to leave behind
-            lock.bind(f"\0slc-tui-{zlib.crc32(f'{token} {run}'.encode()):08x}")
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                time.sleep(0.05)
-                continue
-        break
-    freeze_and_kill(live_descendants() + marked({ENGINE_ENV: token, RUN_ENV: run}))
 
 
 def _rank() -> int:
@@ -149,7 +111,7 @@ def _abort_mpi(exc: BaseException) -> None:
     # The abort SIGKILLs every rank, so no exit hook runs: end this rank's processes now, at
     # once (another rank's abort may come first), then let mpiexec forward the report.
     start = time.monotonic()
-    end_descendants(0.0)
+    _end_descendants(0.0)
     time.sleep(max(0.0, start + ABORT_GRACE - time.monotonic()))
     from mpi4py import MPI
 

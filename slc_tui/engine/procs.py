@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 
 import psutil
 
-from slc_tui import procid
+from slc_tui.procid import reap
 
 
 def tree(pid: int) -> list[psutil.Process]:
@@ -30,7 +30,7 @@ def marked(env: Mapping[str, str]) -> list[psutil.Process]:
     """The processes (this one aside) whose environment holds every ``KEY=value`` of ``env``:
     those a run started, wherever they moved in the process tree."""
     found = []
-    for pid in procid.marked(env):
+    for pid in reap.marked(env):
         try:
             found.append(psutil.Process(pid))
         except psutil.Error:
@@ -52,11 +52,11 @@ def signal_all(procs: Iterable[psutil.Process], sig: int) -> None:
 
 def kill_all(procs: Iterable[psutil.Process]) -> None:
     """SIGKILL each process that still runs, every descendant it has (all stopped first, so
-    that none starts another in between: :func:`slc_tui.procid.freeze_and_kill`), and the
+    that none starts another in between: :func:`slc_tui.procid.reap.freeze_and_kill`), and the
     process groups they lead."""
     live = alive(procs)
     groups = _groups(live)
-    procid.freeze_and_kill(p.pid for p in live)
+    reap.freeze_and_kill(p.pid for p in live)
     _signal_groups(groups, 9)
 
 

@@ -1,20 +1,15 @@
-"""Process identity (a pid together with its start time, so that a reused pid never counts), and
-the end of every process a run started.
+"""Process identity (a pid together with its start time, so that a reused pid never counts),
+and the child subreaper that keeps every process a run starts within its reach.
 
 Imported by every run's entrypoint, so it stays tiny (``os`` on the start path; ``_ctypes`` for
-the one ``prctl`` call).
+the one ``prctl`` call). Finding and ending a run's processes is :mod:`slc_tui.procid.reap`,
+imported only when there is something to end.
 """
 
 from __future__ import annotations
 
 import os
-import signal
 import sys
-import time
-
-TYPE_CHECKING = False  # collections.abc costs ~8 ms at every run's start
-if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
 
 ENGINE_ENV = "SLC_TUI_ENGINE"
 """Environment variable naming the engine of a run (``pid:start``); a run dies with it."""
@@ -23,8 +18,6 @@ CORES_ENV = "SLC_TUI_CORES"
 RUN_ENV = "SLC_TUI_RUN"
 """Environment variable naming a run's attempt (``name:attempt``) in every process it starts."""
 PR_SET_CHILD_SUBREAPER = 36
-STOP_ROUNDS = 100
-"""Most rounds of SIGSTOP in :func:`freeze_and_kill` (a process that forks on and on)."""
 
 
 def _stat(pid: int | str) -> list[str]:
@@ -73,9 +66,9 @@ def become_subreaper() -> bool:
     """Make this process the parent of its orphaned descendants (Linux's child subreaper).
 
     A process whose parent dies (the second fork of a daemon, after ``setsid``) is then
-    reparented to this process rather than to init, so it stays a descendant: the ranks find
-    it in :func:`live_descendants`, the engine in its process-tree snapshot. False where the
-    platform has no such thing (nothing else changes there).
+    reparented to this process rather than to init, so it stays a descendant: the rank finds
+    it (:mod:`slc_tui.procid.reap`), the engine in its snapshot of the run's tree. False where
+    the platform has no such thing (nothing else changes there).
     """
     if not sys.platform.startswith("linux"):
         return False
@@ -104,134 +97,12 @@ def _prctl(option: int, arg: int) -> int:
         return int(ctypes.CDLL(None).prctl(option, arg, 0, 0, 0))
 
 
-def process_table() -> dict[int, tuple[int, str]]:
-    """``{pid: (parent pid, state)}`` of every process in ``/proc`` ({} without ``/proc``)."""
-    table = {}
+def has_children() -> bool:
+    """Whether this process has a child, running or a zombie (one system call: ``waitid``
+    with ``WNOWAIT`` leaves a zombie child for its own waiter). Under a child subreaper,
+    False means that nothing it started still runs."""
     try:
-        names = os.listdir("/proc")
-    except OSError:
-        return {}
-    for name in names:
-        if name.isdigit():
-            fields = _stat(name)
-            if len(fields) > 1:
-                table[int(name)] = (int(fields[1]), fields[0])
-    return table
-
-
-def live_descendants(
-    roots: Iterable[int] | None = None, table: dict[int, tuple[int, str]] | None = None
-) -> list[int]:
-    """The descendants of the pids ``roots`` (default: this process) that are not zombies."""
-    table = process_table() if table is None else table
-    children: dict[int, list[int]] = {}
-    for child, (parent, _) in table.items():
-        children.setdefault(parent, []).append(child)
-    found, todo = [], [os.getpid()] if roots is None else list(roots)
-    seen = set(todo)
-    while todo:
-        for child in children.get(todo.pop(), ()):
-            if child not in seen:
-                seen.add(child)
-                todo.append(child)
-                if table[child][1] not in ("Z", "X"):
-                    found.append(child)
-    return found
-
-
-def marked(env: Mapping[str, str]) -> list[int]:
-    """The pids (this one aside) whose environment holds every ``KEY=value`` of ``env``: the
-    processes a run started (they inherit its ``RUN_ENV``), wherever they moved in the tree."""
-    needles = [f"\0{key}={value}\0".encode() for key, value in env.items()]
-    found = []
-    try:
-        names = os.listdir("/proc")
-    except OSError:
-        return []
-    for name in names:
-        if not name.isdigit() or int(name) == os.getpid():
-            continue
-        try:
-            with open(f"/proc/{name}/environ", "rb") as f:
-                block = b"\0" + f.read()
-        except OSError:
-            continue
-        if all(needle in block for needle in needles):
-            found.append(int(name))
-    return found
-
-
-def freeze_and_kill(pids: Iterable[int]) -> set[int]:
-    """SIGKILL each of ``pids`` and every descendant they have, this process spared; return
-    the pids killed.
-
-    First all are stopped (SIGSTOP), round after round: a round waits until the processes it
-    stopped show as stopped, then looks for descendants not yet stopped. A stopped process
-    starts no other, so when a round finds none, the whole tree is known; then SIGKILL.
-    """
-    me = os.getpid()
-    frozen: set[int] = set()
-    fresh = set(pids) - {me}
-    for _ in range(STOP_ROUNDS):
-        if not fresh:
-            break
-        _send(fresh, signal.SIGSTOP)
-        frozen |= fresh
-        deadline = time.monotonic() + 0.5  # a process in the kernel stops on its way out
-        while time.monotonic() < deadline:
-            table = process_table()
-            if all(table.get(p, (0, "X"))[1] in "TtZX" for p in fresh):
-                break
-            time.sleep(0.001)
-        fresh = set(live_descendants(frozen, table)) - frozen - {me}
-    _send(frozen, signal.SIGKILL)
-    return frozen
-
-
-def _has_children() -> bool:
-    try:  # one system call; WNOWAIT leaves a zombie child for its own waiter
         os.waitid(os.P_ALL, 0, os.WEXITED | os.WNOHANG | os.WNOWAIT)
     except ChildProcessError:
         return False
     return True
-
-
-def _reap() -> None:
-    """Collect every child of this process that has exited."""
-    while True:
-        try:
-            if os.waitpid(-1, os.WNOHANG)[0] == 0:
-                return
-        except ChildProcessError:
-            return
-
-
-def _send(pids: Iterable[int], sig: int) -> None:
-    for pid in pids:
-        try:
-            os.kill(pid, sig)
-        except OSError:
-            continue
-
-
-def end_descendants(grace: float) -> None:
-    """End every process this one started, however it detached: SIGTERM, SIGKILL (through
-    :func:`freeze_and_kill`) to those left after ``grace`` seconds, and reap them.
-
-    Meant for a child subreaper (:func:`become_subreaper`), whose orphaned descendants stay its
-    children. Costs one system call when this process has no child.
-    """
-    if not _has_children():
-        return
-    _send(live_descendants(), signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while live_descendants() and time.monotonic() < deadline:
-        _reap()
-        time.sleep(0.01)
-    killed = freeze_and_kill(live_descendants())
-    deadline = time.monotonic() + 5.0
-    while _has_children() and time.monotonic() < deadline:
-        _reap()
-        if not killed.intersection(process_table()):
-            return
-        time.sleep(0.005)
