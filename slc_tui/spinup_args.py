@@ -106,12 +106,12 @@ def tokenize(words: list[str]) -> list[tuple[str, list[str]]]:
 def _key(flag: str) -> tuple[str, str | None]:
     body = flag[2:]
     m = _KEY.fullmatch(body)
-    if m:
+    if m and body not in ("exp_cfg", "eval_cfg"):
         return m.group("key"), m.group("sh")
     if "=" in body:
         problem = f"write {flag.split('=', 1)[0]} VALUE (spinup.run takes no '=')"
-    elif body in ("exp_cfg", "eval_cfg"):
-        problem = "give an exp_cfg file as slc-tui EXP_CFG.yml"
+    elif m:
+        problem = "slc-tui reads an exp_cfg file given alone: slc-tui EXP_CFG.yml"
     else:
         problem = (
             "is not a flag of spinup.run's grammar: --key, --key[shorthand] or --dict:key, "
@@ -254,7 +254,7 @@ def parse(argv: list[str]) -> Translation:
     if not argv:
         raise FlagError("give THUNK ('module:function', 'file.py:function' or an algorithm)")
     if argv[0].startswith("-"):
-        raise FlagError(f"{argv[0]!r} is a flag where THUNK comes first ('module:function')")
+        raise FlagError("is where THUNK comes first (a 'module:function' reference)", argv[0])
     return build(algorithm(argv[0]), tokenize(argv[1:]))
 
 
