@@ -8,6 +8,9 @@ What only real processes show (pinning, MPI ranks, signals, children, logs) is i
 from __future__ import annotations
 
 import signal
+import sqlite3
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -19,10 +22,12 @@ from slc_tui.engine import core
 from slc_tui.engine.core import Engine
 from slc_tui.engine.events import Event
 from slc_tui.engine.ledger import Command, Ledger, RunRecord, ledger_path
+from slc_tui.errors import SweepError
 from slc_tui.grid import ExperimentGrid
 from slc_tui.options import RunOptions
 from slc_tui.plan import GridPlan, plan_grid
 from slc_tui.states import EngineStatus, EventKind, Resume, RunState, Verb
+from slc_tui.sweep.state import SweepState
 
 
 def grid(
@@ -608,3 +613,137 @@ def test_a_failed_start_keeps_nothing_of_the_attempt_before(sweep) -> None:
     run = s.runs()["g_s0"]
     assert (run.attempt, run.reason) == (2, "could not start: gone")
     assert run.command == "" and run.pid is None
+
+
+# -- the ledger's faults (Airtight) ------------------------------------------------------------
+class FullDisk:
+    """A ledger connection whose write transactions fail as on a full disk, while ``full``."""
+
+    def __init__(self, conn: Any) -> None:
+        self.conn, self.full = conn, True
+
+    def execute(self, sql: str, *args: Any) -> Any:
+        if self.full and sql.startswith("BEGIN"):
+            raise sqlite3.OperationalError("database or disk is full")
+        return self.conn.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.conn, name)
+
+
+def locker(name: str) -> sqlite3.Connection:
+    """Another connection to grid ``name``'s ledger (for ``BEGIN EXCLUSIVE``)."""
+    return sqlite3.connect(ledger_path("data", name), isolation_level=None,
+                           check_same_thread=False)  # fmt: skip
+
+
+def test_a_ledger_locked_by_another_process_loses_and_mislabels_nothing(sweep) -> None:
+    s = sweep(grid("busy", range(2)), budget=1)
+    said: list[str] = []
+    s.engine.book.say = said.append
+    other = locker("busy")
+    other.execute("BEGIN EXCLUSIVE")
+    unlocked = threading.Event()
+    ends: list[bool] = []
+    for name in ("busy_s0", "busy_s1"):
+        s.on(EventKind.FINISHED, name, lambda _: ends.append(unlocked.is_set()))
+
+    def unlock() -> None:
+        time.sleep(1.5)
+        unlocked.set()
+        other.execute("COMMIT")
+
+    threading.Thread(target=unlock, daemon=True).start()
+    assert s.run() == 0
+    assert ends == [False, False]  # both ran and ended while the ledger was locked
+    assert states(s) == {"busy_s0": RunState.SUCCEEDED, "busy_s1": RunState.SUCCEEDED}
+    assert [a[:2] for a in s.attempts("busy_s1")] == [(1, RunState.SUCCEEDED)]
+    assert s.meta()["status"] == EngineStatus.FINISHED
+    assert any("is locked by another process" in line for line in said), said
+
+
+def test_a_full_disk_stops_new_starts_and_keeps_the_running_runs_ends(sweep) -> None:
+    s = sweep(grid("full", range(3)), budget=2, scripts={"full_s0": Script(ticks=3),
+              "full_s1": Script(ticks=4)})  # fmt: skip
+    said: list[str] = []
+    s.engine.book.say = said.append
+    files = s.engine.book.files["full"]
+    s.fake.at(2, lambda: setattr(files.ledger, "_conn", FullDisk(files.ledger._conn)))
+    assert s.run() == 1  # a run was left unstarted
+    assert s.fake.start_order() == ["full_s0", "full_s1"]
+    assert [line for line in said if "cannot write the ledger" in line] == [
+        f"cannot write the ledger {files.ledger.path} (database or disk is full): no new run "
+        f"starts; the running runs go on, and their ends are kept (journal "
+        f"{files.journal.path})"
+    ]
+    assert s.engine.records["full_s1"].state == RunState.SUCCEEDED  # the engine's own record
+    assert states(s)["full_s1"] == RunState.RUNNING  # the ledger could not take it...
+    view = SweepState.open([files.ledger.path])
+    view.poll()  # ...but a view tells it from the journal, not "lost"
+    assert {r.name: r.state for r in view.records()} == {"full_s0": RunState.SUCCEEDED,
+        "full_s1": RunState.SUCCEEDED, "full_s2": RunState.PENDING}  # fmt: skip
+    view.close()
+    again = sweep(grid("full", range(3)), fake=FakeExecutor(), resume=Resume.FAILED)
+    assert again.run() == 0
+    assert again.fake.start_order() == ["full_s2"]  # what succeeded did not run again
+    assert set(states(again).values()) == {RunState.SUCCEEDED}
+
+
+def test_a_ledger_deleted_under_its_engine_is_made_again_from_its_records(
+    sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from slc_tui.engine import sync
+
+    monkeypatch.setattr(sync, "CHECK_EVERY", 0.0)
+    s = sweep(grid("del", range(3), retries=1), budget=1, scripts={"del_s0": [FAIL, OK]})
+    said: list[str] = []
+    s.engine.book.say = said.append
+    path = ledger_path("data", "del")
+
+    def delete() -> None:
+        for part in ("", "-wal", "-shm"):
+            Path(f"{path}{part}").unlink()
+
+    s.on(EventKind.STARTED, "del_s1", lambda _: delete())
+    assert s.run() == 0
+    assert len(said) == 1 and said[0].endswith(
+        "del.db was deleted; made it again from the engine's records"), said  # fmt: skip
+    view = Ledger.open(path)
+    assert {r.name: r.state for r in view.runs()} == dict.fromkeys(
+        ("del_s0", "del_s1", "del_s2"), RunState.SUCCEEDED)  # fmt: skip
+    assert [(a["attempt"], a["state"]) for a in view.attempts("del_s0")] == [
+        (1, "failed"), (2, "succeeded")]  # fmt: skip
+    assert view.meta()["status"] == EngineStatus.FINISHED
+    view.close()
+
+
+def test_a_ledger_still_locked_when_the_engine_ends_catches_up_from_the_journal(
+    sweep, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(core, "CLOSE_WAIT", 0.3)
+    s = sweep(grid("late", range(2)))
+    said: list[str] = []
+    s.engine.book.say = said.append
+    other = locker("late")
+    s.fake.at(1, lambda: other.execute("BEGIN EXCLUSIVE"))
+    assert s.run() == 0
+    assert "they are in the journal" in said[-1], said
+    other.execute("COMMIT")
+    again = sweep(grid("late", range(2)), fake=FakeExecutor(), resume=Resume.FAILED)
+    assert again.fake.start_order() == [] and again.run() == 0
+    assert set(states(again).values()) == {RunState.SUCCEEDED}
+
+
+def test_a_second_engine_is_refused_by_the_lock_before_it_touches_the_ledger(sweep) -> None:
+    s = sweep(grid("twice"), grid("other"))
+    path = ledger_path("data", "twice")
+    before = path.stat()
+    second = Engine([grid("twice")], FakeExecutor(), budget=[0])
+    with pytest.raises(SweepError, match=r"'twice' is already running \(engine pid \d+"):
+        second.prepare()
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    overlapping = Engine([grid("other"), grid("twice")], FakeExecutor(), budget=[0])
+    with pytest.raises(SweepError, match="'other' is already running"):  # locks in path order
+        overlapping.prepare()
+    assert s.run() == 0

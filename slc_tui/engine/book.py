@@ -114,8 +114,9 @@ class Book:
         told = False
         for files in self.files.values():
             while not files.write(now=True):
+                on_disk = files.journal.flush()
                 busy = files.fault and not files.broken
-                if not (busy or files.journal.behind) or time.monotonic() > deadline:
+                if (on_disk and not busy) or time.monotonic() > deadline:
                     break
                 if not told:
                     told = True
@@ -124,7 +125,7 @@ class Book:
                 time.sleep(0.2)
             if files.behind:
                 kept = (f"they are in the journal {files.journal.path}, and the next start "
-                        "of this grid takes them in" if not files.journal.behind else
+                        "of this grid takes them in" if files.journal.flush() else
                         f"nor the journal ({files.journal.error}): the summary is their only "
                         "record")  # fmt: skip
                 self.say(f"could not write the last records into the ledger "

@@ -85,11 +85,14 @@ def _open(path: Path, journal: Path) -> tuple[Ledger, list[str]]:
     notices: list[str] = []
     existed = os.path.lexists(path)
     last, every = J.ends(journal)
+    ledger: Ledger | None = None
     try:
         ledger = Ledger.create(path)
         known = {r.name: r for r in ledger.runs()}
         ledger.meta()
     except sqlite3.DatabaseError as exc:
+        if ledger is not None:
+            ledger.close()
         if is_bug(exc) or not is_corrupt(exc):
             raise
         aside = move_aside(path)
@@ -103,6 +106,9 @@ def _open(path: Path, journal: Path) -> tuple[Ledger, list[str]]:
     behind = [r for name, r in last.items() if _behind(known.get(name), r)]
     if behind:
         ledger.put(behind, every)
+        if not notices:
+            notices.append(f"the ledger {path} lacked {len(behind)} runs' ends that its "
+                           "journal holds; took them in")  # fmt: skip
     return ledger, notices
 
 

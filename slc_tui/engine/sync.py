@@ -70,6 +70,7 @@ class GridFiles:
         self._next = 0.0
         self._delay = FIRST_DELAY
         self._said = False
+        self._gone = False  # the ledger was closed, deleted, and is not made again yet
         self._next_check = time.monotonic() + CHECK_EVERY
         ledger.set_timeout(LOOP_TIMEOUT)
 
@@ -96,6 +97,8 @@ class GridFiles:
 
     def take_commands(self) -> list[Command]:
         """The views' commands (none while the ledger cannot be written: they wait there)."""
+        if self._gone:
+            return []
         try:
             return self.ledger.take_commands()
         except sqlite3.DatabaseError as exc:
@@ -113,7 +116,7 @@ class GridFiles:
         """Try the waiting writes (unless a retry is not due yet); True when none waits."""
         if not self.behind:
             return True
-        if not now and time.monotonic() < self._next:
+        if self._gone or (not now and time.monotonic() < self._next):
             return False
         try:
             self.ledger.write(self._meta, self._changes, list(self._ends.values()))
@@ -135,7 +138,11 @@ class GridFiles:
         now = time.monotonic()
         if now >= self._next_check:
             self._next_check = now + CHECK_EVERY
-            if self.ledger.vanished() or not self.lock.intact():
+            if not self.lock.intact() and not self.lock.restore() and not self.broken:
+                self._broke(f"another engine took {self.lock.path} after it was deleted")
+            if not self.journal.intact():
+                self.journal.reopen(self._records())
+            if self.ledger.vanished():
                 self.rebuild("deleted")
                 return
         if self.behind:
@@ -173,8 +180,9 @@ class GridFiles:
         """Make the ledger again at its path from the engine's records (the lock file and
         the journal too, when they went with it)."""
         path = self.ledger.path
-        with suppress(Exception):
+        with suppress(Exception):  # a moved file's last connection leaves its WAL alone
             self.ledger.close()
+        self._gone = True
         try:
             private_dir(path.parent)
             if not self.lock.restore():
@@ -199,10 +207,11 @@ class GridFiles:
             build(path, fill)
             self.ledger = Ledger.create(path)
             self.ledger.set_timeout(LOOP_TIMEOUT)
+            self._gone = False
         except Exception as exc:
             if is_bug(exc):
                 raise
-            if not self.broken:
+            if not self.broken:  # tried again at the next look
                 self._broke(f"the ledger {path} was {why} and cannot be made again ({exc})")
             return
         self._meta, self._changes, self._ends = {}, {}, {}
@@ -212,6 +221,7 @@ class GridFiles:
     def close(self) -> None:
         """Close the ledger and the journal, and let go of the lock."""
         with suppress(Exception):
-            self.ledger.close()
+            if not self._gone:
+                self.ledger.close()
         self.journal.close()
         self.lock.release()

@@ -8,14 +8,20 @@ again and read whole. Each grid's lock is probed, so the model can tell a live e
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+from slc_tui.engine import journal as J
 from slc_tui.engine.claim import lock_state
 from slc_tui.engine.faults import is_bug, unreadable
 from slc_tui.engine.ledger import Ledger, RunRecord
+from slc_tui.engine.paths import journal_path
+
+_journals: dict[Path, tuple[tuple[int, int], dict[str, RunRecord]]] = {}
 
 
 @dataclass
@@ -64,3 +70,18 @@ def read_ledgers(
         read.fresh.append(fresh)
         read.errors.append(error)
     return read
+
+
+def journal_ends(ledger: Path) -> dict[str, RunRecord]:
+    """Each run's last end in the journal beside ``ledger`` (read again only when the file
+    changed), for runs a dead engine left running in a ledger that fell behind."""
+    path = journal_path(ledger)
+    try:
+        st = os.stat(path)
+    except OSError:
+        return {}
+    key = (st.st_size, st.st_mtime_ns)
+    cached = _journals.get(path)
+    if cached is None or cached[0] != key:
+        cached = _journals[path] = (key, J.ends(path)[0])
+    return cached[1]

@@ -18,7 +18,7 @@ from slc_tui.engine.claim import engine_alive
 from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.states import EngineStatus, RunState, Verb, exit_status
 from slc_tui.sweep.fmt import counts_line
-from slc_tui.sweep.reads import LedgerRead, read_ledgers
+from slc_tui.sweep.reads import LedgerRead, journal_ends, read_ledgers
 
 __all__ = ["LedgerRead", "RunKey", "SweepState", "VariantSummary"]
 
@@ -82,9 +82,17 @@ class SweepState:
         return self.apply(read)
 
     def _mark_lost(self, li: int) -> set[RunKey]:
+        """The runs a dead engine left running: as its journal ended them (a ledger that fell
+        behind), else lost."""
         lost = {k for k, r in self.runs.items() if k[0] == li and r.state == RunState.RUNNING}
+        ended = journal_ends(self.ledgers[li].path) if lost else {}
         for key in lost:
-            self.runs[key] = replace(self.runs[key], state=RunState.LOST, reason="its engine ended")
+            run = self.runs[key]
+            end = ended.get(run.name)
+            if end is not None and end.attempt == run.attempt:
+                self.runs[key] = replace(end, rev=run.rev)
+            else:
+                self.runs[key] = replace(run, state=RunState.LOST, reason="its engine ended")
         return lost
 
     def revs(self) -> list[int]:
