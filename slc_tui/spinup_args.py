@@ -23,7 +23,6 @@ not consulted (runs that name a missing environment fail on their own).
 
 from __future__ import annotations
 
-import ast
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -123,8 +122,8 @@ def _key(flag: str) -> tuple[str, str | None]:
 def _text(text: str) -> str:
     """A name or a folder: the word itself, or the string it quotes (``"'x'"``)."""
     try:
-        value = ast.literal_eval(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        value = read_value(text, frozenset())
+    except ValueProblem:
         return text
     return value if isinstance(value, str) and value else text
 

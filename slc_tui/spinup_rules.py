@@ -29,6 +29,7 @@ import ast
 import builtins
 import operator
 import re
+import warnings
 from typing import Any, NamedTuple
 
 from slc_tui.errors import InputError
@@ -176,6 +177,8 @@ def _eval(node: ast.AST) -> Any:
 
 def check_data(value: Any) -> None:
     """Raise ValueProblem unless ``value`` is plain data a run's parameters can hold."""
+    if isinstance(value, str) and "\0" in value:
+        raise ValueProblem("has a NUL byte, which no parameter may hold")
     if value is None or isinstance(value, (bool, int, float, str)):
         return
     if isinstance(value, (list, tuple)):
@@ -243,10 +246,13 @@ def read_value(text: str, names: frozenset[str] = SPINUP_NAMES, reference: str =
     Raises:
         ValueProblem: see the module docstring.
     """
-    try:
-        value = ast.literal_eval(text)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        value = _expression(text, names, reference or "the reference")
+    with warnings.catch_warnings():  # "invalid decimal literal" and the like: not the user's
+        warnings.simplefilter("ignore", SyntaxWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            value = _expression(text, names, reference or "the reference")
     check_data(value)
     return value
 

@@ -262,6 +262,13 @@ def test_values_that_are_not_data_are_refused(text: str, why: str) -> None:
         read_value("slc.x", SLC_NAMES)
 
 
+def test_reading_values_warns_nothing_and_refuses_nul(recwarn: pytest.WarningsRecorder) -> None:
+    assert [read_value(w) for w in ("1if", "'\\d'", "9" * 5000)] == ["1if", "\\d", "9" * 5000]
+    assert not recwarn.list
+    with pytest.raises(ValueProblem, match="NUL"):
+        read_value("'a\\x00b'")
+
+
 # --- bad input ------------------------------------------------------------------------------
 
 BAD = [
