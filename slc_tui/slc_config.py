@@ -206,4 +206,7 @@ def load(path: str | Path) -> Translation:
     try:
         return build(alg, flags)
     except FlagError as exc:
-        raise error(exc.problem, key_of.get(exc.flag or "")) from None
+        problem = exc.problem
+        for flag in sorted(key_of, key=len, reverse=True):  # "and --env_name both give ..."
+            problem = problem.replace(f"and {flag} ", f"and {key_of[flag]} ")
+        raise error(problem, key_of.get(exc.flag or "")) from None

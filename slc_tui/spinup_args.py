@@ -200,7 +200,9 @@ def _assemble(
             flag, kwargs[key] = single(key)
             _check_run_key(alg, flag, key, kwargs[key])
     if alg.named and "env_name" not in entries:
-        raise FlagError(f"no env_name: {alg.cmd} needs the environment it trains on (--env ENV_ID)")
+        raise FlagError(
+            f"no env_name: {alg.cmd} needs the environment it trains on (env for short)"
+        )
     if not entries:
         raise FlagError("no parameters: give at least one, as in --seed 0 10 20")
     grid = ExperimentGrid(exp_name)

@@ -237,7 +237,10 @@ BAD = [
     ("alg_name: sac\nenv_name: E\nnum_cpu: 2\n", r"e\.yml:3: num_cpu: sac_pytorch cannot run"),
     ("alg_name: sac\nenv_name: E\nhid: '[64, 64'\n", r"e\.yml:3: hid: '\[64' is not a valid"),
     ("alg_name: sac\nenv_name: E\ndt: maybe\n", r"e\.yml:3: dt: 'maybe' is not True or False"),
-    ("alg_name: sac\nenv: A\nenv_name: B\n", r"e\.yml:2: env: and --env_name both give"),
+    (
+        "alg_name: sac\nenv: A\nenv_name: B\n",
+        r"e\.yml:2: env: and env_name both give env_name; keep one",
+    ),
     ("alg_name: sac\nseed: 0\n", r"e\.yml: no env_name: sac_pytorch needs the environment"),
     ("- a\n- b\n", r"e\.yml: holds a YAML list, not a mapping"),
     ("", r"e\.yml: no hyperparameters"),
