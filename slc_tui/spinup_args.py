@@ -209,7 +209,8 @@ def _assemble(
     for key, (flag, texts) in entries.items():
         head = key.split(":")[0]
         if head in RESERVED_KEYS:
-            raise FlagError(f"{head} is not a parameter (give it once, as --{head} VALUE)", flag)
+            how = "it is THUNK, the first word" if head == "thunk" else f"give --{head} VALUE once"
+            raise FlagError(f"{head} is not a parameter ({how})", flag)
         vals = [value(flag, t) for t in texts] if texts else [True]
         if head == "logger_kwargs":
             _check_logger_kwargs(flag, key, vals)
