@@ -68,8 +68,8 @@ def _headless(grid: Path) -> subprocess.Popen[str]:
 def test_the_entrypoint_alone_ends_what_its_thunk_left(
     in_tmp: Path, num_cpu: int, then: str, hold: bool, code: int
 ) -> None:
-    # No engine: only the ranks' own clean-up (and under mpiexec, which waits for the ranks'
-    # stdout to close, a held output would make this time out).
+    # No engine: only the ranks' own clean-up. A daemon holding the output would make this
+    # time out: subprocess.run reads the output to its end, and mpiexec waits for its ranks'.
     out = in_tmp / "out"
     kwargs = {"seed": 0, "logger_kwargs": {"output_dir": str(out)}, "then": then, "hold": hold}
     write_payload(in_tmp / "p.pkl", Payload(f"{THUNKS}:detach", kwargs))
@@ -88,7 +88,7 @@ def test_a_daemon_is_gone_when_its_run_has_ended(num_cpu: int, then: str, state:
     run_plans(plan, max_cpus=2)
     assert ledger("ends").runs()[0].state == state
     daemons = _daemons(plan.runs[0].output_dir, num_cpu)
-    assert _running(daemons) == []  # at once: the rank ended them before it exited
+    assert _running(daemons) == []  # at once: ended before the run was recorded as ended
 
 
 @pytest.mark.parametrize("num_cpu", [1, 2])
