@@ -332,7 +332,10 @@ def test_views_answer_one_line_and_resume_rebuilds_a_damaged_ledger(in_tmp: Path
     assert command("status", str(g), cwd=in_tmp)[0] == 0
 
 
-def test_views_answer_one_line_on_a_ledger_another_process_locks(in_tmp: Path) -> None:
+@pytest.mark.slow  # each command waits for the lock before it says so
+def test_views_and_resume_answer_one_line_on_a_ledger_another_process_locks(
+    in_tmp: Path,
+) -> None:
     g = grid(in_tmp, "busy", "[0]", thunk="counted")
     assert finish(start(g))[0] == 0
     db = ledger_path(in_tmp / "data", "busy")
@@ -344,6 +347,9 @@ def test_views_answer_one_line_on_a_ledger_another_process_locks(in_tmp: Path) -
         for verb in ("status", "stop"):
             line = one_line(*command(verb, str(g), cwd=in_tmp))
             assert "locked by another process" in line, line
+        line = one_line(*finish(start(g, "--resume")))
+        assert "locked by another process" in line, line
+        assert ran(in_tmp) == {"busy_s0": 1}
     finally:
         holder.kill()
         holder.wait()
