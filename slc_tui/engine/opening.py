@@ -54,9 +54,12 @@ def take(
             ledger is locked for long or cannot be written, a state file is a link.
     """
     path = ledger_path(plan.data_dir, plan.name)
-    private_dir(path.parent)
-    lock = EngineLock.acquire(lock_path(path), grid=plan.name, grid_file=plan.source,
-                              ledger=str(path.absolute()))  # fmt: skip
+    try:
+        private_dir(path.parent)
+        lock = EngineLock.acquire(lock_path(path), grid=plan.name, grid_file=plan.source,
+                                  ledger=str(path.absolute()))  # fmt: skip
+    except OSError as exc:
+        raise _unwritable(plan, path, exc) from None
     journal: J.Journal | None = None
     ledger: Ledger | None = None
     try:
@@ -73,8 +76,7 @@ def take(
         if isinstance(exc, sqlite3.DatabaseError) and not is_bug(exc):
             raise _cannot(path, exc) from None
         if isinstance(exc, OSError):
-            raise SweepError(f"cannot write the state of grid {plan.name!r} in "
-                             f"{path.parent}: {exc.strerror or exc}") from None  # fmt: skip
+            raise _unwritable(plan, path, exc) from None
         raise
     return Taken(lock, journal, ledger, records, again, notices)
 
@@ -132,3 +134,8 @@ def _cannot(path: Path, exc: BaseException) -> SweepError:
             python="try again when that process lets go of it",
         )
     return SweepError(f"cannot use the ledger {path} ({exc})")
+
+
+def _unwritable(plan: GridPlan, path: Path, exc: OSError) -> SweepError:
+    return SweepError(f"cannot write the state of grid {plan.name!r} in {path.parent}: "
+                      f"{exc.strerror or exc}")  # fmt: skip

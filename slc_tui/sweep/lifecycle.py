@@ -215,10 +215,12 @@ class SweepHandle:
         """
         try:
             return cls([ledger_for(target)])
-        except InputError:
+        except InputError as exc:
             path = reach.planned_ledger(target)
-            if path is None or lock_state(path) is not True:
+            if path is None:
                 raise
+            if lock_state(path) is not True:
+                raise reach.with_journal(exc, path, target) from None
         deadline = time.monotonic() + LEDGER_BACK
         while not path.exists() and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -23,7 +23,7 @@ from slc_tui.engine.claim import engine_alive, lock_state
 from slc_tui.engine.faults import LedgerUnreadable, is_bug
 from slc_tui.engine.ledger import Ledger
 from slc_tui.engine.lock import read_holder
-from slc_tui.engine.paths import ledger_path, lock_path
+from slc_tui.engine.paths import journal_path, ledger_path, lock_path
 from slc_tui.errors import InputError, SweepError
 from slc_tui.procid import token_alive
 from slc_tui.states import STATES, Verb
@@ -136,3 +136,18 @@ def planned_ledger(target: str | Path) -> Path | None:
     except Exception:
         return None
     return ledger_path(spec.data_dir, spec.name)
+
+
+def with_journal(exc: InputError, path: Path, target: str | Path) -> InputError:
+    """``exc`` (no ledger, or no readable one, at ``path``), with the way back when its journal
+    is there."""
+    journal = journal_path(path)
+    if not journal.exists() or exc.cli_advice:
+        return exc
+    how = "moves it aside and rebuilds it" if path.exists() else "rebuilds the ledger"
+    python = f"its journal {journal} is there: running the sweep again with resume=True {how} "
+    python += "from it"
+    if str(target).endswith(".db"):  # a sweep started from Python
+        return InputError(exc.message, cli=python, python=python)
+    cli = f"its journal {journal} is there: 'slc-tui {target} --resume' {how} from it"
+    return InputError(exc.message, cli=cli, python=python)

@@ -62,7 +62,7 @@ def read_ledgers(
         except (sqlite3.DatabaseError, OSError) as exc:
             if is_bug(exc):
                 raise
-            error = exc if isinstance(exc, OSError) else unreadable(ledger.path, exc)
+            error = unreadable(ledger.path, exc)
         read.metas.append(meta)
         read.runs.append(runs)
         read.revs.append(max([0 if fresh else since[li], *(r.rev for r in runs)]))
