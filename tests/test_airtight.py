@@ -237,6 +237,29 @@ def test_a_full_disk_is_one_line_and_the_running_runs_outcomes_are_kept(
     assert set(states(in_tmp, "full").values()) == {RunState.SUCCEEDED}
 
 
+def test_a_file_size_limit_is_one_line_and_resume_takes_the_ends_from_the_journal(
+    in_tmp: Path,
+) -> None:
+    """``ulimit -f 100``: the ledger's WAL soon cannot grow (an I/O error), the journal can."""
+    import resource
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024, resource.RLIM_INFINITY))
+
+    seeds = list(range(20))
+    g = grid(in_tmp, "ulimit", str(seeds), thunk="counted")
+    code, text = finish(start(g, preexec_fn=limit))
+    assert code == 1, text
+    assert "Traceback" not in text, text
+    assert text.count("cannot write the ledger") == 1 and "disk I/O error" in text, text
+    assert "they are in the journal" in text, text
+    done = ran(in_tmp)
+    assert 0 < len(done) < 20 and set(done.values()) == {1}
+    code, text = finish(start(g, "--resume"))
+    assert code == 0, text
+    assert ran(in_tmp) == {f"ulimit_s{i}": 1 for i in seeds}  # none of the first ran again
+
+
 # -- a ledger deleted under its engine ---------------------------------------------------------
 def test_a_ledger_deleted_mid_sweep_is_made_again_and_a_second_start_is_refused(
     in_tmp: Path,

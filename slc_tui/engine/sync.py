@@ -85,8 +85,7 @@ class GridFiles:
         takes it) and in the ledger's attempts."""
         self._ends[(record.name, record.attempt)] = record
         if not self.journal.end(record) and not self.broken:
-            self._broke(f"the journal {self.journal.path} cannot be written either "
-                        f"({self.journal.error})")  # fmt: skip
+            self._broke(f"cannot write the journal {self.journal.path} ({self.journal.error})")
         self.write()
 
     def set_meta(self, values: dict[str, Any]) -> None:
