@@ -23,7 +23,7 @@ import psutil
 
 from slc_tui.engine import procs
 from slc_tui.engine.executor import Exited, Launched, drain
-from slc_tui.engine.rundir import log_path
+from slc_tui.engine.rundir import open_log
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
 from slc_tui.procid import CORES_ENV, ENGINE_ENV, RUN_ENV, engine_token
@@ -59,7 +59,7 @@ class LocalExecutor:
         env[ENGINE_ENV] = self._token
         env[CORES_ENV] = ",".join(map(str, cores))
         env[RUN_ENV] = f"{run.name}:{attempt}"
-        log = open(log_path(run.output_dir), "ab", buffering=0)  # noqa: SIM115
+        log = open_log(run.output_dir)
         try:
             popen = subprocess.Popen(
                 argv,
