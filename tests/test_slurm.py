@@ -334,8 +334,8 @@ def test_resume_reattaches_instead_of_resubmitting(
     crashed.prepare()
     crashed._start_ready()  # both submitted; then the engine "dies" without a word
     ids = {n: r.job_id for n, r in crashed.records.items()}
-    for ledger in crashed.ledgers.values():
-        ledger.close()
+    for files in crashed.book.files.values():
+        files.close()  # as the kernel would at its death: the lock goes with the process
     resumed = Engine([plan], SlurmExecutor(FAST), budget=[0, 1], resume=True)
     submitted: list[str] = []
     monkeypatch.setattr(resumed.executor, "start", lambda run, *a: submitted.append(run.name))
