@@ -25,6 +25,33 @@ DIV_LINE_WIDTH = 80
 RESERVED_KEYS = frozenset({"num_cpu", "data_dir", "datestamp", "exp_name", "thunk"})
 """Parameters of ``call_experiment`` itself; a grid key may not be (or start with) one."""
 
+OWN_LOGGER_KEYS = ("output_dir", "exp_name")
+"""``logger_kwargs`` keys each run gets from the planner, never from the grid."""
+
+
+def logger_kwargs_problem(key: str, vals: list[Any]) -> str | None:
+    """What is wrong with a ``logger_kwargs`` key and its values, or None (also for any other
+    key): its ``output_dir`` and ``exp_name`` are each run's own, and it holds dicts."""
+    parts = key.split(":")
+    if parts[0] != "logger_kwargs":
+        return None
+    own = [parts[1]] if len(parts) > 1 else []
+    for value in [] if own else vals:
+        if not isinstance(value, dict):
+            return (
+                f"logger_kwargs takes dicts, not {value!r}; or set one key of it "
+                "as 'logger_kwargs:KEY'"
+            )
+        own += list(value)
+    for name in OWN_LOGGER_KEYS:
+        if name in own:
+            return (
+                f"slc-tui sets each run's logger_kwargs {name} itself (the run's folder under "
+                "the data directory, named after its variant); leave it out"
+            )
+    return None
+
+
 _COLORS = {
     "gray": 30,
     "red": 31,

@@ -1,69 +1,28 @@
 """The reference's ``ExperimentGrid``: parameter values, variants, and their names.
 
 Deliberate fixes over the reference: an empty grid, an empty value list, a key given twice,
-both ``a`` and ``a:b``, and keys that clash with ``call_experiment``'s own parameters are
-``ValueError``s; the caller's values are never mutated. Running a grid is the sweep layer's
-(:mod:`slc_tui.run_utils` adds ``run``).
+both ``a`` and ``a:b``, keys that clash with ``call_experiment``'s own parameters, and a
+``logger_kwargs`` ``output_dir`` or ``exp_name`` (each run's own) are ``ValueError``s; the
+caller's values are never mutated. Additions: :meth:`ExperimentGrid.zip` (keys that vary
+together) and :meth:`ExperimentGrid.exclude` (combinations left out), see
+:mod:`slc_tui.grid_space`. Running a grid is the sweep layer's (:mod:`slc_tui.run_utils` adds
+``run``).
 """
 
 from __future__ import annotations
 
-import copy
 import itertools
 import math
-import string
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from slc_tui import user_config
-from slc_tui.experiment import DIV_LINE_WIDTH, RESERVED_KEYS, colorize
+from slc_tui.experiment import DIV_LINE_WIDTH, RESERVED_KEYS, colorize, logger_kwargs_problem
+from slc_tui.grid_keys import default_shorthand, fresh, get_val, unflatten
+from slc_tui.grid_space import Space, build_space, exclude_digits, pairs, zip_groups
 from slc_tui.serialization import all_bools, convert_json, valid_str
 
-_SHORTHAND_CHARS = frozenset(string.ascii_letters + string.digits)
-
-
-def default_shorthand(key: str) -> str:
-    """The reference default shorthand: of each ``:`` part, the letters and digits among its
-    first three characters, joined with ``-`` (``pi:hidden_sizes`` -> ``pi-hid``)."""
-    return "-".join(
-        "".join(c for c in part[:3] if c in _SHORTHAND_CHARS) for part in key.split(":")
-    )
-
-
-def _fresh(value: Any) -> Any:
-    """A copy of a container value (so no variant shares it with the caller), else the value."""
-    if isinstance(value, (dict, list, tuple, set)):
-        return copy.deepcopy(value)
-    return value
-
-
-def _get_val(variant: dict[str, Any], key: str) -> Any:
-    """The value of ``key`` in a (possibly nested) variant: ``a:b:c`` is ``v['a']['b']['c']``."""
-    if key in variant:
-        return variant[key]
-    head, _, rest = key.partition(":")
-    return _get_val(variant[head], rest)
-
-
-def _unflatten(flat: dict[str, Any]) -> dict[str, Any]:
-    """Nest the ``a:b`` keys of one flat variant, keeping the first-seen key order."""
-    nested: dict[str, Any] = {}
-    groups: dict[str, dict[str, Any]] = {}
-    for key, value in flat.items():
-        head, sep, rest = key.partition(":")
-        if not sep:
-            if key in nested:
-                raise ValueError(f"variant assigns both {key!r} and keys inside it; use only one")
-            nested[key] = value
-            continue
-        if head not in groups:
-            if head in nested:
-                raise ValueError(f"variant assigns both {head!r} and {key!r}; use only one")
-            groups[head] = nested[head] = {}
-        groups[head][rest] = value
-    for head, sub in groups.items():
-        nested[head] = _unflatten(sub)
-    return nested
+__all__ = ["ExperimentGrid", "default_shorthand"]
 
 
 class ExperimentGrid:
@@ -79,6 +38,11 @@ class ExperimentGrid:
         """For each key, its shorthand (None: the key itself appears in names)."""
         self.in_names: list[bool] = []
         """For each key, whether it appears in names even with a single value."""
+        self.zipped: list[list[str]] = []
+        """Groups of keys that vary together (:meth:`zip`), each in ``add`` order."""
+        self.excluded: list[dict[str, Any]] = []
+        """Combinations left out (:meth:`exclude`), as ``{key: value}``."""
+        self._space: Space | None = None
         self._name = ""
         self.name(name)
 
@@ -130,8 +94,9 @@ class ExperimentGrid:
 
         Raises:
             TypeError: ``key`` or ``shorthand`` is not a string.
-            ValueError: an empty value list, a key given twice, ``a`` with ``a:b``, or a key
-                reserved by ``call_experiment``.
+            ValueError: an empty value list, a key given twice, ``a`` with ``a:b``, a key
+                reserved by ``call_experiment``, or a ``logger_kwargs`` that is no dict or
+                sets ``output_dir`` or ``exp_name`` (each run's own).
         """
         self._check_key(key)
         if shorthand is not None and not isinstance(shorthand, str):
@@ -139,15 +104,65 @@ class ExperimentGrid:
         if isinstance(vals, list):
             if not vals:
                 raise ValueError(f"grid key {key!r} has an empty list of values; give at least one")
-            vals = [_fresh(v) for v in vals]
+            vals = [fresh(v) for v in vals]
         else:
-            vals = [_fresh(vals)]
+            vals = [fresh(vals)]
+        if problem := logger_kwargs_problem(key, vals):
+            raise ValueError(f"grid key {key!r}: {problem}")
         if shorthand is None and user_config.DEFAULT_SHORTHAND:
             shorthand = self._default_shorthand(key)
         self.keys.append(key)
         self.vals.append(vals)
         self.shs.append(shorthand)
         self.in_names.append(bool(in_name))
+        self._space = None
+
+    def zip(self, *keys: str) -> None:
+        """Make ``keys`` vary together: the i-th value of each goes with the i-th value of
+        the others, instead of every combination of them (``zip("lr", "batch")`` after
+        ``add("lr", [1e-3, 1e-4])`` and ``add("batch", [32, 64])``: two variants, not four).
+
+        The keys must have been added, with as many values each; a key already zipped
+        brings its group along. Each key keeps its place and shorthand in variant names;
+        ``seed`` cannot be zipped (every variant runs with every seed).
+
+        Raises:
+            ValueError: fewer than two keys, an unknown key, ``seed``, a key given twice,
+                keys with different numbers of values, or an exclude that would then match
+                no variant.
+        """
+        groups = zip_groups(self.keys, self.vals, self.zipped, keys)
+        self._space = build_space(self.keys, self.vals, groups, self.excluded)
+        self.zipped = groups
+
+    def exclude(self, combination: Mapping[str, Any]) -> None:
+        """Leave out every variant whose values match all of ``combination``'s
+        (``exclude({"lr": 1e-4, "pop_size": 8})``); seeds are not affected.
+
+        Each key must have been added, and each value must be one of that key's values.
+
+        Raises:
+            TypeError: ``combination`` is not a dict.
+            ValueError: no key, an unknown key, ``seed``, a value that is none of the key's
+                values, a combination no variant has (its keys vary together and the values
+                never meet), or an exclude that leaves no variant.
+        """
+        exclude_digits(self.keys, self.vals, combination)
+        given = {k: fresh(v) for k, v in combination.items()}
+        self._space = build_space(self.keys, self.vals, self.zipped, [*self.excluded, given],
+                                  given)  # fmt: skip
+        self.excluded.append(given)
+
+    def shape(self) -> Space | None:
+        """The grid's combinations when it has zips or excludes (None: every combination)."""
+        if not (self.zipped or self.excluded):
+            return None
+        if self._space is None:
+            self._space = build_space(self.keys, self.vals, self.zipped, self.excluded)
+        return self._space
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_space": None}  # rebuilt when asked for
 
     def _require_params(self) -> None:
         if not self.keys:
@@ -165,7 +180,7 @@ class ExperimentGrid:
         for k, v, sh, inn in zip(self.keys, self.vals, self.shs, self.in_names):
             if (len(v) > 1 or inn) and k != "seed":
                 param_name = valid_str(sh if sh is not None else k)
-                variant_val = _get_val(variant, k)
+                variant_val = get_val(variant, k)
                 if all_bools(v):
                     var_name += ("_" + param_name) if variant_val else ""
                 else:
@@ -187,16 +202,27 @@ class ExperimentGrid:
         """The variants of :meth:`variants` one at a time (a huge grid is never held whole)."""
         self._require_params()
         keys = self.keys
+        space = self.shape()
+        if space is not None:
+            at, vals = space.factor_of, self.vals
+            for ds in space.kept():
+                yield unflatten({k: fresh(vals[i][ds[at[i]]]) for i, k in enumerate(keys)})
+            return
         for combo in itertools.product(*self.vals):
-            yield _unflatten({k: _fresh(v) for k, v in zip(keys, combo)})
+            yield unflatten({k: fresh(v) for k, v in zip(keys, combo)})
 
     def variant_count(self) -> int:
-        """How many variants the grid has (seeds counted)."""
+        """How many variants the grid has (seeds counted, excluded combinations not)."""
         self._require_params()
-        return math.prod(len(v) for v in self.vals)
+        space = self.shape()
+        return math.prod(len(v) for v in self.vals) if space is None else space.count
 
     def digits(self, index: int) -> list[int]:
         """Which value of each key variant number ``index`` takes (first key slowest)."""
+        space = self.shape()
+        if space is not None:
+            ds = space.digits(space.raw_at(index))
+            return [ds[f] for f in space.factor_of]
         out = []
         for vals in reversed(self.vals):
             index, d = divmod(index, len(vals))
@@ -213,7 +239,7 @@ class ExperimentGrid:
         if not -n <= index < n:
             raise IndexError(f"variant {index} of {n}")
         digits = self.digits(index % n)
-        return _unflatten({k: _fresh(v[d]) for k, v, d in zip(self.keys, self.vals, digits)})
+        return unflatten({k: fresh(v[d]) for k, v, d in zip(self.keys, self.vals, digits)})
 
     def name_parts(self) -> list[list[str] | None]:
         """For each key, the text each of its values adds to :meth:`variant_name` (None: the
@@ -250,7 +276,13 @@ class ExperimentGrid:
                 print("\t" + str(convert_json(val)))
             print()
 
-        nvars_total = math.prod(len(v) for v in self.vals)
+        for group in self.zipped:
+            print(" Vary together: ".ljust(40), ", ".join(group))
+        for exclude in self.excluded:
+            print(" Left out: ".ljust(40), pairs(exclude))
+        if self.zipped or self.excluded:
+            print()
+        nvars_total = self.variant_count()
         if "seed" in self.keys:
             num_seeds = len(self.vals[self.keys.index("seed")])
             nvars_seedless = int(nvars_total / num_seeds)

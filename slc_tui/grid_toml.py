@@ -5,7 +5,9 @@ keys, values, shorthands and so the same variant names and folders. A key keeps 
 (``seed = [0, 10]``) when the loader would give it the same shorthand on its own, and the option
 form (``{ values = ..., shorthand = "h" }``) otherwise. One list or dict value is an array of one
 (``hid = [[64, 64]]``), as the format reads an array as several values. Tuples are written as
-arrays (their names are the same; the thunk then receives lists).
+arrays (their names are the same; the thunk then receives lists). ``logger_kwargs:KEY`` keys
+are written as any other key; the grid's zips and excludes as ``[[zip]]`` and ``[[exclude]]``
+tables.
 """
 
 from __future__ import annotations
@@ -113,4 +115,15 @@ def to_toml(grid: ExperimentGrid, thunk: str, run_kwargs: dict[str, Any]) -> str
         if options:
             text = "{ " + ", ".join([f"values = {text}", *options]) + " }"
         lines.append(f"{_key(key)} = {text}")
+    for group in grid.zipped:
+        lines += ["", "[[zip]]", f"keys = {value_text(group)}"]
+    for exclude in grid.excluded:
+        lines += ["", "[[exclude]]"]
+        for key, value in exclude.items():
+            try:
+                lines.append(f"{_key(key)} = {value_text(value)}")
+            except _NoToml as exc:
+                raise InputError(
+                    f"{key}: the grid file format cannot hold the excluded value {exc}"
+                ) from None
     return "\n".join(lines) + "\n"

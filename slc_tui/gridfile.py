@@ -28,6 +28,7 @@ from slc_tui.gridfile_lines import (
     check_keys,
     read_toml,
 )
+from slc_tui.gridfile_shape import ARRAYS, add_shape
 from slc_tui.gridfile_values import (
     as_cpus,
     as_flag,
@@ -45,7 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 
-TABLES = ("grid", "params", "run", "slurm")
+TABLES = ("grid", "params", "run", "slurm", *ARRAYS)
 GRID_KEYS = ("name", "thunk", "num_cpu", "data_dir", "datestamp")
 RUN_KEYS = ("max_cpus", "retries", "timeout", "fail_fast", "backend", "oversubscribe", "mpiexec")
 
@@ -67,7 +68,8 @@ class GridSpec:
     datestamp: bool
     """Whether output folders get a date and time stamp."""
     grid: ExperimentGrid
-    """The ``[params]`` table, added key by key in file order."""
+    """The ``[params]`` table, added key by key in file order, then zipped and excluded as
+    the ``[[zip]]`` and ``[[exclude]]`` tables say."""
     options: RunOptions
     """The ``[run]`` table, plus the raw ``[slurm]`` table."""
     line_of: dict[str, int] = field(default_factory=dict)
@@ -225,6 +227,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
             grid.add(key, vals, shorthand=shorthand, in_name=in_name)
         except (TypeError, ValueError) as exc:
             raise p.error(("params", key), str(exc)) from None
+    add_shape(p, grid, doc)
     return GridSpec(
         path=abs_path,
         name=name,

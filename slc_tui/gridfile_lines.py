@@ -1,8 +1,9 @@
 """Where a grid file went wrong: line numbers of keys, and ``GridFileError`` messages.
 
 ``tomllib`` gives no positions, so error messages about a key look its line up here. The scan
-knows table headers (``[params]``), key lines (``key =``, ``"a:b" =``, dotted ``a.b =``), and
-skips the inside of multi-line arrays and strings. It errs on the side of silence: a key it
+knows table headers (``[params]``; the n-th ``[[exclude]]`` is the table ``("exclude",
+"n")``, from 0), key lines (``key =``, ``"a:b" =``, dotted ``a.b =``), and skips the inside of
+multi-line arrays and strings. It errs on the side of silence: a key it
 cannot read, or one it finds twice, has no line (a message without a line beats a wrong one).
 """
 
@@ -92,6 +93,7 @@ class LineMap:
         self.headers: dict[KeyPath, int] = {}
         """Table headers: ``("params",) -> 5``."""
         seen_twice: set[KeyPath] = set()
+        arrays: dict[KeyPath, int] = {}
         table: KeyPath | None = ()
         depth, open_string = 0, None
 
@@ -115,8 +117,14 @@ class LineMap:
                     if table is not None:
                         record(self.headers, table, lineno)
                     continue
-                if _ARRAY_HEADER.match(line):
-                    table = None  # keys under an array of tables get no line
+                if m := _ARRAY_HEADER.match(line):
+                    name = _parts(m.group(1))
+                    if name is None:
+                        table = None  # keys under an unreadable header get no line
+                        continue
+                    arrays[name] = arrays.get(name, -1) + 1
+                    table = (*name, str(arrays[name]))
+                    record(self.headers, table, lineno)
                     continue
                 if m := _KEY.match(line):
                     key = _parts(m.group(1))

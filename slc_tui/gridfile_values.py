@@ -8,18 +8,18 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from slc_tui.experiment import RESERVED_KEYS
+from slc_tui.experiment import RESERVED_KEYS, logger_kwargs_problem
 from slc_tui.gridfile_lines import KeyPath, Problems, closest
 
 OPTION_KEYS = ("values", "shorthand", "in_name")
 _NOT_HERE = {
     "num_cpu": "it belongs in [grid] (MPI ranks per run)",
     "exp_name": "run names come from [grid] name and the parameters that vary",
-    "logger_kwargs": "each run gets its own, with its output_dir under [grid] data_dir",
 }
-RESERVED = {k: _NOT_HERE.get(k, "it belongs in [grid]") for k in RESERVED_KEYS | {"logger_kwargs"}}
+RESERVED = {k: _NOT_HERE.get(k, "it belongs in [grid]") for k in RESERVED_KEYS}
 """Keys that ``[params]`` may not hold (nor start with), and where they belong instead: the
-reserved keys of ``call_experiment`` and, in a grid file, ``logger_kwargs``."""
+reserved keys of ``call_experiment``. (``"logger_kwargs:KEY"`` keys are parameters: each run
+gets them merged under its own ``output_dir`` and ``exp_name``, which no grid may set.)"""
 
 
 def toml_repr(value: Any) -> str:
@@ -148,4 +148,7 @@ def param_list(p: Problems, params: dict[str, Any]) -> list[tuple[str, Any, str 
             out.append((key, *option_form(p, at, value)))
         else:
             out.append((key, as_values(p, at, value), None, False))
+        vals = out[-1][1]
+        if problem := logger_kwargs_problem(key, vals if isinstance(vals, list) else [vals]):
+            raise p.error(at, problem)
     return out

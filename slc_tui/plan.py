@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from slc_tui.cpus import iter_waves, resolve_num_cpu
 from slc_tui.errors import InputError, SweepError
+from slc_tui.experiment import logger_kwargs_problem
 from slc_tui.options import RunOptions
 from slc_tui.runpaths import grid_problem
 from slc_tui.runs import LazyRuns, Row, Run, grouped
@@ -106,7 +107,8 @@ def plan_grid(
         lazy: make each run only when it is asked for (a dry run of a huge grid).
 
     Raises:
-        PlanError: two runs would share one output directory; a grid name, value or seed
+        PlanError: two runs would share one output directory; a ``logger_kwargs`` that is
+            no dict or sets ``output_dir`` or ``exp_name``; a grid name, value or seed
             that cannot be part of a path; a folder, log or payload that would not lie
             inside ``data_dir`` or is longer than the file system allows.
     """
@@ -122,6 +124,9 @@ def plan_grid(
         ranks = resolve_num_cpu(num_cpu)
     except ValueError as exc:
         raise PlanError(f"{where}: {exc}", "num_cpu", str(exc)) from None
+    for key, vals in zip(grid.keys, grid.vals):
+        if wrong := logger_kwargs_problem(key, vals):  # a grid changed after add()
+            raise PlanError(f"{where}: [{key}] {wrong}", key, wrong)
     runs = LazyRuns(grid, thunk, folder, ranks=ranks, datestamp=datestamp, options=options,
                     start_idx=start_idx)  # fmt: skip
     found = grid_problem(runs)

@@ -39,18 +39,37 @@ class Run:
     """The seedless variant name (the reference's ``exp_name``)."""
     seed: Any
     kwargs: dict[str, Any]
-    """Keyword arguments of the thunk, ``seed`` and ``logger_kwargs`` included."""
+    """Keyword arguments of the thunk, ``seed`` and ``logger_kwargs`` included (the grid's
+    ``logger_kwargs`` keys merged under the run's own ``output_dir`` and ``exp_name``)."""
     output_dir: str
     num_cpu: int
     """MPI ranks (slots of the CPU budget) the run takes."""
     thunk: Thunk
     options: RunOptions = field(default_factory=RunOptions)
     """Options of the run's grid (retries, timeout...)."""
+    logger_params: dict[str, Any] | None = None
+    """The ``logger_kwargs`` keys the grid gave, as given (None: the grid gave none)."""
 
     @property
     def params(self) -> dict[str, Any]:
-        """The kwargs the user chose (without ``logger_kwargs``)."""
-        return {k: v for k, v in self.kwargs.items() if k != "logger_kwargs"}
+        """The kwargs the user chose: ``logger_kwargs`` only with the keys the grid gave."""
+        return {
+            k: self.logger_params if k == "logger_kwargs" else v
+            for k, v in self.kwargs.items()
+            if k != "logger_kwargs" or self.logger_params is not None
+        }
+
+
+def logger_kwargs_of(output_dir: str, exp_name: str, given: Any) -> dict[str, Any]:
+    """A run's ``logger_kwargs``: its ``output_dir`` and ``exp_name``, then the grid's keys
+    (``given``), as SLC's ``call_experiment`` merges them; ``verbose_fmt = "line"`` sets
+    ``verbose_vars`` to None, as there."""
+    out: dict[str, Any] = {"output_dir": output_dir, "exp_name": exp_name}
+    if isinstance(given, dict):
+        out.update((k, v) for k, v in given.items() if k not in out)
+        if out.get("verbose_fmt") == "line":  # SLC: a one-line format logs every variable
+            out["verbose_vars"] = None
+    return out
 
 
 class LazyRuns(Sequence[Run]):
@@ -75,8 +94,10 @@ class LazyRuns(Sequence[Run]):
         seeds = [0] if self.seed_at is None else grid.vals[self.seed_at]
         self.fast = None not in seeds and all(
             getattr(type(grid), m) is getattr(Base, m)
-            for m in ("variant_name", "iter_variants", "variant_at", "name_parts")
+            for m in ("variant_name", "iter_variants", "variant_at", "name_parts", "shape")
         )
+        self.space = grid.shape() if self.fast else None
+        """The grid's zips and excludes (None: every combination)."""
 
     def __len__(self) -> int:
         return self._n
@@ -105,10 +126,12 @@ class LazyRuns(Sequence[Run]):
         kwargs["seed"] = seed
         text = None if seed is None else seed_str(seed)
         output_dir = os.path.join(self.data_dir, run_folder(exp_name, text, self.stamps))
-        kwargs["logger_kwargs"] = {"output_dir": output_dir, "exp_name": exp_name}
+        given = kwargs.get("logger_kwargs")
+        kwargs["logger_kwargs"] = logger_kwargs_of(output_dir, exp_name, given)
         return Run(name=f"{exp_name}_s{seed}", idx=self.start_idx + i, grid=self.grid.grid_name,
                    variant=exp_name, seed=seed, kwargs=kwargs, output_dir=output_dir,
-                   num_cpu=self.num_cpu, thunk=thunk, options=self.options)  # fmt: skip
+                   num_cpu=self.num_cpu, thunk=thunk, options=self.options,
+                   logger_params=given if isinstance(given, dict) else None)  # fmt: skip
 
     def _parts(self) -> tuple[str, list[list[str]], list[str]]:
         """The grid name, each non-seed key's name parts, the seeds' texts."""
@@ -122,6 +145,9 @@ class LazyRuns(Sequence[Run]):
         """``(variant, name, output_dir)`` of every run, in plan order."""
         if not self.fast:
             yield from ((r.variant, r.name, r.output_dir) for r in self)
+            return
+        if self.space is not None:
+            yield from (row for rows in self._shaped(every_seed=False) for row in rows)
             return
         grid, parts, seeds = self._parts()
         at = len(parts) if self.seed_at is None else self.seed_at
@@ -140,6 +166,9 @@ class LazyRuns(Sequence[Run]):
         if not self.fast:
             yield from grouped(self.rows())
             return
+        if self.space is not None:
+            yield from ((rows[0][0], rows) for rows in self._shaped(every_seed=True))
+            return
         grid, parts, seeds = self._parts()
         day, full = self.stamps
         top = os.path.join(self.data_dir, "")
@@ -147,6 +176,25 @@ class LazyRuns(Sequence[Run]):
             variant = (grid + "".join(combo)).lstrip("_")
             names = [f"{variant}_s{seed}" for seed in seeds]
             yield variant, [(variant, n, f"{top}{day}{variant}{os.sep}{full}{n}") for n in names]
+
+    def _shaped(self, every_seed: bool) -> Iterator[list[Row]]:
+        """The rows of a grid with zips or excludes: each kept combination's (its variant's,
+        with every seed when ``every_seed``), in plan order."""
+        space = self.space
+        assert space is not None
+        at = space.factor_of
+        named = [(at[k], p) for k, p in enumerate(self.grid.name_parts()) if p]
+        grid, _, seeds = self._parts()
+        seed_f = None if self.seed_at is None else at[self.seed_at]
+        day, full = self.stamps
+        top = os.path.join(self.data_dir, "")
+        for ds in space.kept():
+            if every_seed and seed_f is not None and ds[seed_f]:
+                continue  # the variant's first seed has given its rows
+            variant = (grid + "".join(p[ds[f]] for f, p in named)).lstrip("_")
+            mine = seeds if every_seed else [seeds[0 if seed_f is None else ds[seed_f]]]
+            names = [f"{variant}_s{seed}" for seed in mine]
+            yield [(variant, n, f"{top}{day}{variant}{os.sep}{full}{n}") for n in names]
 
 
 def grouped(rows: Iterable[Row]) -> Iterator[tuple[str, list[Row]]]:

@@ -252,9 +252,7 @@ def test_slurm_must_be_a_table() -> None:
     assert str(e).startswith("g.toml:1: [slurm]: must be a table")
 
 
-@pytest.mark.parametrize(
-    "key", ["num_cpu", "data_dir", "datestamp", "exp_name", "thunk", "logger_kwargs"]
-)
+@pytest.mark.parametrize("key", ["num_cpu", "data_dir", "datestamp", "exp_name", "thunk"])
 def test_reserved_keys_in_params(key: str) -> None:
     e = error(HEAD + f"{key} = 1\n")
     assert str(e).startswith(f"g.toml:7: [params] {key}: {key} is not a parameter: ")
@@ -262,6 +260,23 @@ def test_reserved_keys_in_params(key: str) -> None:
         assert "it belongs in [grid]" in str(e)
     e = error(HEAD + f'"{key}:x" = 1\n')
     assert str(e).startswith(f"g.toml:7: [params] {key}:x: {key} is not a parameter")
+
+
+@pytest.mark.parametrize(
+    ("line", "says"),
+    [
+        ('"logger_kwargs:output_dir" = "x"', "slc-tui sets each run's logger_kwargs output_dir"),
+        ('"logger_kwargs:exp_name" = "x"', "slc-tui sets each run's logger_kwargs exp_name"),
+        ('"logger_kwargs:output_dir:a" = "x"', "slc-tui sets each run's logger_kwargs output_dir"),
+        ("logger_kwargs = 1", "logger_kwargs takes dicts, not 1; or set one key of it"),
+        ('logger_kwargs = [{ output_dir = "x" }]', "slc-tui sets each run's logger_kwargs"),
+    ],
+)
+def test_logger_kwargs_keys_are_parameters_but_not_the_runs_own(line: str, says: str) -> None:
+    key = line.split(" = ")[0].strip('"')
+    e = error(HEAD + f"{line}\n")
+    assert str(e).startswith(f"g.toml:7: [params] {key}: {says}"), str(e)
+    assert (e.key, e.line) == (f"params.{key}", 7)
 
 
 def test_empty_values() -> None:
@@ -359,11 +374,16 @@ def test_line_map_skips_strings_arrays_and_ambiguity() -> None:
         a.b = 1
         [[runs]]
         z = 1
+        [[runs]]
+        z = 2
         '''
     )
     lines = LineMap(text)
-    assert lines.headers == {("grid",): 1, ("params", "sub"): 13}
+    assert lines.headers == {("grid",): 1, ("params", "sub"): 13, ("runs", "0"): 15,
+                             ("runs", "1"): 17}  # fmt: skip
     assert lines.keys == {
+        ("runs", "0", "z"): 16,
+        ("runs", "1", "z"): 18,
         ("grid", "doc"): 2,
         ("grid", "arr"): 6,
         ("grid", "lit.key"): 9,

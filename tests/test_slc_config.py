@@ -280,7 +280,11 @@ def test_the_grid_file_of_an_exp_cfg_loads_back(in_tmp: Path) -> None:
     ]
     assert json.dumps(spec.grid.vals) == json.dumps(ours.grid.vals)
     assert spec.thunk == ours.thunk == "stable_learning_control.algos.pytorch.latc.latc:latc"
-    with pytest.raises(Exception, match="logger_kwargs"):  # until grid files take them
-        to_toml(
-            *load(DATA / "slc_han2020_reproduction_lac_cartpole_cost_alpha3_tune_experiment.yml")
-        )
+    tuned = load(DATA / "slc_han2020_reproduction_lac_cartpole_cost_alpha3_tune_experiment.yml")
+    (in_tmp / "t.toml").write_text(to_toml(*tuned))  # its logger_kwargs keys are written too
+    back = load_grid(in_tmp / "t.toml", check_thunk=False).grid
+    assert json.dumps(back.variants()) == json.dumps(tuned.grid.variants())
+    assert back.variants()[0]["logger_kwargs"] == {
+        "use_wandb": True,
+        "wandb_group": "han2020_reproduction",
+    }

@@ -20,6 +20,7 @@ from slc_tui.engine.core import Engine
 from slc_tui.engine.events import Listener
 from slc_tui.engine.executor import Executor
 from slc_tui.engine.ledger import ledger_path
+from slc_tui.envs import grid_env_problem
 from slc_tui.errors import InputError, SweepError
 from slc_tui.options import BACKENDS, RunOptions
 from slc_tui.plan import GridPlan, check_plans, plan_grid, plan_specs
@@ -189,13 +190,17 @@ def from_files(
     held whole: such a sweep is for printing, not for an engine.
 
     Raises:
-        InputError: a grid file is bad, or grid files disagree on a sweep-wide setting.
+        InputError: a grid file is bad (an ``env_name`` gymnasium does not know included),
+            or grid files disagree on a sweep-wide setting.
         SweepError: a run needs more CPUs than the budget, two grids share a run name.
     """
     from slc_tui.gridfile import load_grids
 
     flags = {k: v for k, v in (flags or {}).items() if v is not None}
-    specs = load_grids(paths)
+    specs = load_grids(paths)  # imports each thunk: the environments it registers are known
+    for spec in specs:
+        if problem := grid_env_problem(spec.grid):
+            raise spec.error("params.env_name", problem)
     plans = plan_specs(specs, flags, lazy=lazy)
     check_shared_options(specs, flags)
     options = specs[0].options.override(**flags)
@@ -211,8 +216,35 @@ def from_files(
 
 def from_grid(grid: ExperimentGrid, thunk: Any, options: RunOptions, **where: Any) -> Sweep:
     """A sweep of a grid built in Python (``ExperimentGrid.run``); ``where`` holds
-    ``num_cpu``, ``data_dir`` and ``datestamp`` as :func:`~slc_tui.plan.plan_grid` takes them."""
+    ``num_cpu``, ``data_dir`` and ``datestamp`` as :func:`~slc_tui.plan.plan_grid` takes them.
+
+    Raises:
+        InputError: an ``env_name`` value gymnasium does not know, or a plan or options
+            that cannot run (see :func:`from_plans`).
+    """
+    check_envs(grid, thunk)
     return from_plans([plan_grid(grid, thunk, options=options, **where)], options)
+
+
+def check_envs(grid: ExperimentGrid, thunk: Any) -> None:
+    """Raise InputError when an ``env_name`` value of ``grid`` names no environment. A
+    ``module:function`` thunk is imported first (a run imports it before it makes its
+    environment, so the environments its module registers count)."""
+    if "env_name" not in grid.keys:
+        return
+    if isinstance(thunk, str) and thunk not in grid.keys:
+        import contextlib
+
+        from slc_tui.thunks import ThunkError, resolve
+
+        with contextlib.suppress(ThunkError):  # the runs report it; its environments are unknown
+            resolve(thunk)
+    if problem := grid_env_problem(grid):
+        raise InputError(
+            f"env_name {problem}",
+            cli="fix the env_name values",
+            python="fix the values given to add('env_name', ...)",
+        )
 
 
 def check_shared_options(specs: list[GridSpec], flags: dict[str, Any]) -> None:
