@@ -73,6 +73,16 @@ def flaky(seed: int, logger_kwargs: dict[str, Any], **_: Any) -> None:
     print("second attempt works", flush=True)
 
 
+def record(seed: int, logger_kwargs: dict[str, Any], **kwargs: Any) -> None:
+    """Write what the run received (``env_fn`` as the id of the environment it makes) to
+    ``received.json`` in its output directory."""
+    env_fn = kwargs.pop("env_fn", None)
+    got = {"seed": seed, "logger_kwargs": logger_kwargs, "kwargs": kwargs}
+    if env_fn is not None:
+        got["env"] = env_fn().spec.id
+    (_out(logger_kwargs) / "received.json").write_text(json.dumps(got))
+
+
 def nothing(**_: Any) -> None:
     """Return at once."""
 
