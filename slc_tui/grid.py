@@ -131,7 +131,7 @@ class ExperimentGrid:
                 keys with different numbers of values, or an exclude that would then match
                 no variant.
         """
-        groups = zip_groups(self.keys, self.vals, self.zipped, keys)
+        groups = zip_groups(self.keys, self.vals, self.zipped, keys, self.shs)
         self._space = build_space(self.keys, self.vals, groups, self.excluded)
         self.zipped = groups
 
@@ -147,7 +147,7 @@ class ExperimentGrid:
                 values, a combination no variant has (its keys vary together and the values
                 never meet), or an exclude that leaves no variant.
         """
-        exclude_digits(self.keys, self.vals, combination)
+        exclude_digits(self.keys, self.vals, combination, self.shs)
         given = {k: fresh(v) for k, v in combination.items()}
         self._space = build_space(self.keys, self.vals, self.zipped, [*self.excluded, given],
                                   given)  # fmt: skip

@@ -171,14 +171,17 @@ def _closest(word: str, keys: Sequence[str]) -> str:
     return f" (did you mean {found[0]!r}?)" if found else ""
 
 
-def _known(keys: Sequence[str], key: Any, what: str) -> int:
-    """The index of ``key`` among the grid's keys, for a zip or an exclude."""
+def _known(keys: Sequence[str], key: Any, what: str, shs: Sequence[str | None]) -> int:
+    """The index of ``key`` among the grid's keys, for a zip or an exclude (``shs``: the
+    keys' shorthands, which a user may give by mistake)."""
     if not isinstance(key, str):
         raise TypeError(f"{what}: a grid key must be a string, not {type(key).__name__}")
     if key not in keys:
+        short = [k for k, sh in zip(keys, shs) if sh == key]
+        hint = f" (it is the shorthand of {short[0]!r})" if short else _closest(key, keys)
         raise GridShapeError(
-            f"{what}: {key!r} is not a parameter of the grid{_closest(key, keys)}; {what} takes "
-            "parameters already given",
+            f"{what}: {key!r} is not a parameter of the grid{hint}; {what} takes parameters "
+            "already given, by their keys",
             key,
         )
     if key == "seed":
@@ -189,7 +192,8 @@ def _known(keys: Sequence[str], key: Any, what: str) -> int:
 
 
 def zip_groups(keys: Sequence[str], vals: Sequence[Sequence[Any]],
-               groups: Sequence[Sequence[str]], new: Sequence[Any]) -> list[list[str]]:  # fmt: skip
+               groups: Sequence[Sequence[str]], new: Sequence[Any],
+               shs: Sequence[str | None] = ()) -> list[list[str]]:  # fmt: skip
     """The zip groups once the keys ``new`` are zipped: a group that shares a key with
     ``new`` is merged with it; keys stay in ``add`` order.
 
@@ -200,7 +204,7 @@ def zip_groups(keys: Sequence[str], vals: Sequence[Sequence[Any]],
     if len(new) < 2:
         raise GridShapeError("zip: give two or more keys, which then vary together")
     for i, key in enumerate(new):
-        _known(keys, key, "zip")
+        _known(keys, key, "zip", shs)
         if key in new[:i]:
             raise GridShapeError(f"zip: {key!r} is given twice", key)
     merged = set(new)
@@ -223,8 +227,8 @@ def zip_groups(keys: Sequence[str], vals: Sequence[Sequence[Any]],
     return sorted([*kept, group], key=lambda g: keys.index(g[0]))
 
 
-def exclude_digits(keys: Sequence[str], vals: Sequence[Sequence[Any]],
-                   exclude: Any) -> dict[int, frozenset[int]]:  # fmt: skip
+def exclude_digits(keys: Sequence[str], vals: Sequence[Sequence[Any]], exclude: Any,
+                   shs: Sequence[str | None] = ()) -> dict[int, frozenset[int]]:  # fmt: skip
     """The digits (value indices) each key of ``exclude`` matches, by key index.
 
     Raises:
@@ -238,7 +242,7 @@ def exclude_digits(keys: Sequence[str], vals: Sequence[Sequence[Any]],
         raise GridShapeError("exclude: give at least one key: value to leave out")
     out: dict[int, frozenset[int]] = {}
     for key, given in exclude.items():
-        k = _known(keys, key, "exclude")
+        k = _known(keys, key, "exclude", shs)
         digits = frozenset(d for d, v in enumerate(vals[k]) if same(given, v))
         if not digits:
             raise GridShapeError(

@@ -8,6 +8,7 @@ for, so a grid of millions of variants is never held whole (a dry run, the plann
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -133,30 +134,50 @@ class LazyRuns(Sequence[Run]):
                    num_cpu=self.num_cpu, thunk=thunk, options=self.options,
                    logger_params=given if isinstance(given, dict) else None)  # fmt: skip
 
-    def _parts(self) -> tuple[str, list[list[str]], list[str]]:
-        """The grid name, each non-seed key's name parts, the seeds' texts."""
-        parts = [p or [""] for p in self.grid.name_parts()]
-        if self.seed_at is None:
-            return self.grid.grid_name, parts, ["0"]
-        del parts[self.seed_at]
-        return self.grid.grid_name, parts, [seed_str(s) for s in self.grid.vals[self.seed_at]]
+    def _parts(self) -> tuple[str, list[list[str]], list[str], int] | None:
+        """The grid name, the name parts of each factor but the seed (a key, or keys zipped
+        together), the seeds' texts, and the seed's place among the factors; None when
+        zipped keys interleave with others in names (each name is then joined key by key)."""
+        grid, seed_at = self.grid, self.seed_at
+        seeds = ["0"] if seed_at is None else [seed_str(s) for s in grid.vals[seed_at]]
+        parts = [p or [""] for p in grid.name_parts()]
+        if self.space is None:
+            if seed_at is not None:
+                del parts[seed_at]
+            return grid.grid_name, parts, seeds, len(parts) if seed_at is None else seed_at
+        space = self.space
+        named = [space.factor_of[k] for k, p in enumerate(grid.name_parts()) if p]
+        if named != sorted(named):
+            return None
+        seed_f = len(space.factors) if seed_at is None else space.factor_of[seed_at]
+        joined = [
+            ["".join(parts[k][d] for k in keys) for d in range(size)]
+            for f, (keys, size) in enumerate(zip(space.factors, space.sizes))
+            if f != seed_f
+        ]
+        return grid.grid_name, joined, seeds, seed_f
 
     def rows(self) -> Iterator[Row]:
         """``(variant, name, output_dir)`` of every run, in plan order."""
         if not self.fast:
             yield from ((r.variant, r.name, r.output_dir) for r in self)
             return
-        if self.space is not None:
-            yield from (row for rows in self._shaped(every_seed=False) for row in rows)
+        layout = self._parts()
+        if layout is None:
+            yield from (row for rows in self._by_key(every_seed=False) for row in rows)
             return
-        grid, parts, seeds = self._parts()
-        at = len(parts) if self.seed_at is None else self.seed_at
+        grid, parts, seeds, at = layout
         day, full = self.stamps
         top = os.path.join(self.data_dir, "")
+        mask, raw = (None if self.space is None else self.space.mask), -1
         for before in itertools.product(*parts[:at]):
             head = grid + "".join(before)
             for seed in seeds:
                 for after in itertools.product(*parts[at:]):
+                    if mask is not None:
+                        raw += 1
+                        if mask[raw]:
+                            continue
                     variant = (head + "".join(after)).lstrip("_")
                     name = f"{variant}_s{seed}"
                     yield variant, name, f"{top}{day}{variant}{os.sep}{full}{name}"
@@ -166,32 +187,38 @@ class LazyRuns(Sequence[Run]):
         if not self.fast:
             yield from grouped(self.rows())
             return
-        if self.space is not None:
-            yield from ((rows[0][0], rows) for rows in self._shaped(every_seed=True))
+        layout = self._parts()
+        if layout is None:
+            yield from ((rows[0][0], rows) for rows in self._by_key(every_seed=True))
             return
-        grid, parts, seeds = self._parts()
+        grid, parts, seeds, at = layout
         day, full = self.stamps
         top = os.path.join(self.data_dir, "")
-        for combo in itertools.product(*parts):
+        mask = None if self.space is None else self.space.mask
+        after = math.prod(len(p) for p in parts[at:])  # combinations after the seed
+        for i, combo in enumerate(itertools.product(*parts)):
+            if mask is not None and mask[(i // after) * len(seeds) * after + i % after]:
+                continue  # left out, with every seed (seed 0 stands for them)
             variant = (grid + "".join(combo)).lstrip("_")
             names = [f"{variant}_s{seed}" for seed in seeds]
             yield variant, [(variant, n, f"{top}{day}{variant}{os.sep}{full}{n}") for n in names]
 
-    def _shaped(self, every_seed: bool) -> Iterator[list[Row]]:
-        """The rows of a grid with zips or excludes: each kept combination's (its variant's,
-        with every seed when ``every_seed``), in plan order."""
-        space = self.space
+    def _by_key(self, every_seed: bool) -> Iterator[list[Row]]:
+        """The rows of a grid whose zipped keys interleave with others in names, each name
+        joined key by key: each kept combination's row (``every_seed``: each variant's rows,
+        one per seed, where the variant first appears)."""
+        space, seed_at = self.space, self.seed_at
         assert space is not None
         at = space.factor_of
         named = [(at[k], p) for k, p in enumerate(self.grid.name_parts()) if p]
-        grid, _, seeds = self._parts()
-        seed_f = None if self.seed_at is None else at[self.seed_at]
+        seeds = ["0"] if seed_at is None else [seed_str(s) for s in self.grid.vals[seed_at]]
+        seed_f = None if seed_at is None else at[seed_at]
         day, full = self.stamps
         top = os.path.join(self.data_dir, "")
         for ds in space.kept():
             if every_seed and seed_f is not None and ds[seed_f]:
-                continue  # the variant's first seed has given its rows
-            variant = (grid + "".join(p[ds[f]] for f, p in named)).lstrip("_")
+                continue  # the variant's first seed gave its rows
+            variant = (self.grid.grid_name + "".join([p[ds[f]] for f, p in named])).lstrip("_")
             mine = seeds if every_seed else [seeds[0 if seed_f is None else ds[seed_f]]]
             names = [f"{variant}_s{seed}" for seed in mine]
             yield [(variant, n, f"{top}{day}{variant}{os.sep}{full}{n}") for n in names]
