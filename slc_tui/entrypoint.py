@@ -8,6 +8,15 @@ job an exception in any rank aborts the whole communicator, so no rank is left b
 Each rank is a child subreaper (Linux): a process the thunk started stays its descendant
 however it detaches (``setsid``, a double fork), and the rank ends every descendant it has
 when the thunk returns or raises, when it aborts the MPI job, and when the engine is gone.
+
+A fresh run's log starts beside the run's folder (``SLC_TUI_LOG``), so that the thunk's logger
+makes the folder as it would without slc-tui (and does not warn that it exists). Rank 0 moves
+the log into the folder (``SLC_TUI_LOG_TO``) once the folder is there, looking every
+:data:`MOVE_INTERVAL`, and at the latest when the thunk ends, making the folder then: a rename,
+so the run's open output writes on into the same file.
+
+A failing rank ends its traceback with one line for the engine, however long the traceback
+(:mod:`slc_tui.procid.failure`): ``slc-tui: raised TYPE: MESSAGE (at FILE:LINE in FUNCTION)``.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import time
 from slc_tui.procid import (
     CORES_ENV,
     ENGINE_ENV,
+    LOG_ENV,
+    LOG_TO_ENV,
     RUN_ENV,
     become_subreaper,
     has_children,
@@ -38,6 +49,12 @@ WATCH_INTERVAL = 0.5
 """Seconds between two checks that the engine still lives."""
 END_GRACE = 1.0
 """Seconds between SIGTERM and SIGKILL for the processes a rank leaves when it ends."""
+MOVE_INTERVAL = 0.05
+"""Seconds between two looks for the run's folder while the log is beside it."""
+
+_move_lock = threading.Lock()
+_log_move: list[tuple[str, str]] = []
+"""(where the log is, where it goes) while rank 0 has a log to move into the run's folder."""
 
 
 def _end_descendants(grace: float = END_GRACE) -> None:
@@ -48,9 +65,50 @@ def _end_descendants(grace: float = END_GRACE) -> None:
         end_descendants(grace)
 
 
-def _watch_engine(token: str) -> None:
-    while token_alive(token):
-        time.sleep(WATCH_INTERVAL)
+def _take_log_move() -> None:
+    """Read (and drop: the thunk's processes are no runs) the log's move; rank 0 makes it."""
+    beside, final = os.environ.pop(LOG_ENV, None), os.environ.pop(LOG_TO_ENV, None)
+    if beside and final and _rank() == 0:
+        _log_move.append((beside, final))
+
+
+def _move_log(make: bool = False) -> bool:
+    """Move the log into the run's folder if the folder exists (``make``: make it now);
+    True once nothing is left to move. A log that cannot move stays beside the folder,
+    where the views find it, and the engine moves it at the run's end."""
+    with _move_lock:
+        if not _log_move:
+            return True
+        beside, final = _log_move[0]
+        folder = os.path.dirname(final)
+        try:
+            if make:
+                os.makedirs(folder, exist_ok=True)
+            elif not os.path.isdir(folder):
+                return False
+            if not os.path.lexists(final):  # never over a file the thunk put there
+                os.rename(beside, final)
+        except OSError:
+            pass
+        _log_move.clear()
+        return True
+
+
+def _watch(token: str | None) -> None:
+    """Move the log once the run's folder exists; end the run when the engine is gone."""
+    moved, next_check = _move_log(), 0.0
+    while True:
+        if token and time.monotonic() >= next_check:
+            if not token_alive(token):
+                _engine_gone(token)
+            next_check = time.monotonic() + WATCH_INTERVAL
+        elif moved and not token:
+            return
+        time.sleep(WATCH_INTERVAL if moved else MOVE_INTERVAL)
+        moved = moved or _move_log()
+
+
+def _engine_gone(token: str) -> None:
     # The engine is gone: SIGKILL the whole run at once (every rank, all they started).
     from slc_tui.procid.reap import end_run
 
@@ -95,18 +153,9 @@ def prepare_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def _report(exc: BaseException) -> str:
-    """The traceback of an exception the thunk raised, from the thunk's frame on."""
-    import traceback
-
-    tb = exc.__traceback__.tb_next if exc.__traceback__ else None  # skip run()'s own frame
-    return "".join(traceback.format_exception(type(exc), exc, tb))
-
-
-def _abort_mpi(exc: BaseException) -> None:
+def _abort_mpi(report: str) -> None:
     """Report the exception in one write (ranks share one output), then abort every rank."""
-    summary = _report(exc).rstrip("\n").rsplit("\n", 1)[-1]
-    sys.stderr.write(f"{_report(exc)}slc-tui: MPI rank {_rank()} raised {summary}\n")
+    sys.stderr.write(report)
     sys.stderr.flush()
     # The abort SIGKILLs every rank, so no exit hook runs: end this rank's processes now, at
     # once (another rank's abort may come first), then let mpiexec forward the report.
@@ -116,6 +165,20 @@ def _abort_mpi(exc: BaseException) -> None:
     from mpi4py import MPI
 
     MPI.COMM_WORLD.Abort(1)
+
+
+def _failed(exc: BaseException, thunk: object) -> int:
+    """Report an exception and return the exit status; in an MPI job of several ranks,
+    abort all ranks."""
+    _move_log(make=True)
+    from slc_tui.procid.failure import report as failure_report
+
+    report = failure_report(exc, thunk, 1, f"MPI rank {_rank()} " if _size() > 1 else "")
+    if _size() > 1:
+        _abort_mpi(report)
+    sys.stderr.write(report)
+    sys.stderr.flush()
+    return 130 if isinstance(exc, KeyboardInterrupt) else 1
 
 
 def run(thunk: Callable[..., Any], kwargs: dict[str, Any]) -> int:
@@ -128,13 +191,11 @@ def run(thunk: Callable[..., Any], kwargs: dict[str, Any]) -> int:
     try:
         thunk(**kwargs)
     except SystemExit:
+        _move_log(make=True)
         raise
     except BaseException as exc:
-        if _size() > 1:
-            _abort_mpi(exc)
-        sys.stderr.write(_report(exc))
-        sys.stderr.flush()
-        return 130 if isinstance(exc, KeyboardInterrupt) else 1
+        return _failed(exc, thunk)
+    _move_log(make=True)
     return 0
 
 
@@ -147,20 +208,28 @@ def main(argv: list[str] | None = None) -> int:
     if become_subreaper():  # before the thunk starts anything; first in, so last at exit
         atexit.register(_end_descendants)
     token = os.environ.get(ENGINE_ENV)
-    if token:
-        threading.Thread(target=_watch_engine, args=(token,), daemon=True).start()
+    _take_log_move()
+    if token or _log_move:
+        threading.Thread(target=_watch, args=(token,), daemon=True).start()
     cores = os.environ.get(CORES_ENV)
     if cores:
         _pin(cores)
-    from slc_tui.payload import read_payload
+    try:
+        from slc_tui.payload import read_payload
 
-    payload = read_payload(argv[0])
-    thunk = payload.thunk
-    if isinstance(thunk, str):
-        from slc_tui.thunks import resolve
+        payload = read_payload(argv[0])
+        thunk = payload.thunk
+        if isinstance(thunk, str):
+            from slc_tui.thunks import resolve
 
-        thunk = resolve(thunk, base_dir=payload.cwd)
-    return run(thunk, prepare_kwargs(payload.kwargs))
+            thunk = resolve(thunk, base_dir=payload.cwd)
+        kwargs = prepare_kwargs(payload.kwargs)
+    except SystemExit:
+        _move_log(make=True)
+        raise
+    except BaseException as exc:  # no thunk to call: the payload or the thunk's import failed
+        return _failed(exc, None)
+    return run(thunk, kwargs)
 
 
 if __name__ == "__main__":

@@ -82,7 +82,8 @@ class Logger:
         if proc_id() == 0:
             self.output_dir = output_dir or f"/tmp/experiments/{int(time.time())}"
             if os.path.exists(self.output_dir):
-                self.log(f"Warning: Log dir {self.output_dir} already exists! Storing info there.")
+                warning = f"Log dir {self.output_dir} already exists! Storing info there anyway."
+                print(f"Warning: {warning}", flush=True)  # the reference's words, uncoloured
             else:
                 os.makedirs(self.output_dir)
             self.output_file = open(  # noqa: SIM115 - kept open for the run, closed at exit

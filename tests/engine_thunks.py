@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import signal
@@ -10,6 +11,14 @@ import sys
 import time
 from pathlib import Path
 from typing import Any
+
+
+def raised_at(name: str, text: str = "raise ") -> str:
+    """Where thunk ``name`` raises, as a failed run's reason names it: ``engine_thunks.py:LINE
+    in NAME``, LINE that of its first line holding ``text``."""
+    lines, start = inspect.getsourcelines(globals()[name])
+    offset = next(i for i, line in enumerate(lines) if text in line)
+    return f"{Path(__file__).name}:{start + offset} in {name}"
 
 
 def _out(logger_kwargs: dict[str, Any]) -> Path:

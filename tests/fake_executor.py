@@ -204,6 +204,7 @@ class FakeExecutor:
         if live.rows >= live.script.epochs:
             return
         path = Path(live.output_dir) / "progress.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)  # as a run's logger makes its folder
         with open(path, "a") as f:
             if live.rows == 0:
                 f.write("Epoch\tAverageEpRet\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import cli, write_grid
+from engine_thunks import raised_at
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
@@ -34,7 +35,8 @@ def test_a_failed_run_gives_exit_1_with_its_reason(in_tmp: Path) -> None:
     res = _run(str(grid), "--no-ui")
     assert res.returncode == 1
     assert "bad_s4  failed in " in res.stdout
-    assert "ValueError: bad hyperparameter for seed 4 (exit 1)" in res.stdout
+    reason = f"ValueError: bad hyperparameter for seed 4 (at {raised_at('fail')})"
+    assert f"{reason} (exit 1)" in res.stdout
 
 
 def test_no_terminal_means_headless_and_says_so(in_tmp: Path) -> None:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from engine_helpers import cli, ledger, make_plan, run_plans, times, wait_for, write_grid
+from engine_thunks import raised_at
 
 from slc_tui.engine.claim import engine_alive
 from slc_tui.engine.events import Event
@@ -78,7 +79,9 @@ def test_a_failing_rank_ends_the_whole_run_promptly() -> None:
     assert status == 1
     run = ledger("rank").runs()[0]
     assert run.state == RunState.FAILED
-    assert run.reason == "MPI rank 1 raised ValueError: rank one broke"
+    assert run.reason == (
+        f"MPI rank 1 raised ValueError: rank one broke (at {raised_at('mpi_fail_rank1')})"
+    )
 
 
 def test_failure_success_and_signal_are_recorded_with_reasons() -> None:
@@ -91,7 +94,7 @@ def test_failure_success_and_signal_are_recorded_with_reasons() -> None:
     assert status == 1
     bad = ledger("bad").runs()[0]
     assert (bad.state, bad.exit_code) == (RunState.FAILED, 1)
-    assert bad.reason == "ValueError: bad hyperparameter for seed 3"
+    assert bad.reason == f"ValueError: bad hyperparameter for seed 3 (at {raised_at('fail')})"
     assert "about to fail" in bad.tail
     assert "about to fail" in Path(bad.output_dir, "output.log").read_text()
     assert ledger("quiet").runs()[0].state == RunState.SUCCEEDED

@@ -17,6 +17,7 @@ import psutil
 import pytest
 from conftest import wait_gone
 from engine_helpers import THUNKS, cli, ledger, make_plan, run_plans, wait_for, write_grid
+from engine_thunks import raised_at
 
 from slc_tui.launch import run_command, run_env
 from slc_tui.payload import Payload, write_payload
@@ -151,6 +152,7 @@ def test_a_rank_killed_by_another_ranks_abort_leaves_no_daemon() -> None:
     run = ledger("abort").runs()[0]
     assert (run.state, run.reason) == (
         RunState.FAILED,
-        "MPI rank 1 raised ValueError: rank one broke after detaching",
+        "MPI rank 1 raised ValueError: rank one broke after detaching "
+        f"(at {raised_at('detach', 'rank one broke')})",
     )
     assert _running(_daemons(run.output_dir, 2)) == []  # at once: before the run was recorded

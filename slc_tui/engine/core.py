@@ -21,9 +21,9 @@ from slc_tui.engine.follow import Follow
 from slc_tui.engine.ledger import RunRecord
 from slc_tui.engine.opening import take
 from slc_tui.engine.paths import ledger_path, lock_path
-from slc_tui.engine.reasons import explain_failure, read_tail
+from slc_tui.engine.reasons import explain_failure, last_lines, read_end
 from slc_tui.engine.reconcile import FRESH
-from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt
+from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt, settle_log
 from slc_tui.engine.slots import Slots
 from slc_tui.engine.wakeup import Wakeup
 from slc_tui.errors import SweepError
@@ -245,9 +245,11 @@ class Engine(Commands, Follow):
         self._read_progress(name)
         live = self.live.pop(name, None)
         self.slots.give(live.cores if live else [])
-        tail = read_tail(log_path(run.output_dir))
+        settle_log(run.output_dir)  # into its folder, if no rank of the run could move it
+        end = read_end(log_path(run.output_dir))
+        tail = last_lines(end)
         if state == RunState.FAILED and explain:
-            reason = explain_failure(reason, tail, code, sig)
+            reason = explain_failure(reason, end, code, sig)
         self.book.set(
             name, state=state, reason=reason, exit_code=code, signal=sig,
             ended=time.time(), tail=tail if state != RunState.SUCCEEDED else tail[-2000:],

@@ -23,7 +23,7 @@ import psutil
 
 from slc_tui.engine import procs
 from slc_tui.engine.executor import Exited, Launched, drain
-from slc_tui.engine.rundir import open_log
+from slc_tui.engine.rundir import log_env, open_log
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
 from slc_tui.procid import CORES_ENV, ENGINE_ENV, RUN_ENV, engine_token
@@ -52,13 +52,14 @@ class LocalExecutor:
         self._token = engine_token()
 
     def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
-        """Start ``run`` writing to its ``output.log``, in a session of its own."""
-        os.makedirs(run.output_dir, exist_ok=True)
+        """Start ``run`` writing to its log (beside its folder until the run makes the
+        folder: see :mod:`slc_tui.engine.rundir`), in a session of its own."""
         argv = run_command(payload, run.num_cpu, self._mpiexec or run.options.mpiexec)
         env = run_env(run.num_cpu)
         env[ENGINE_ENV] = self._token
         env[CORES_ENV] = ",".join(map(str, cores))
         env[RUN_ENV] = f"{run.name}:{attempt}"
+        env.update(log_env(run.output_dir))
         log = open_log(run.output_dir)
         try:
             popen = subprocess.Popen(

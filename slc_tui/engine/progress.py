@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
 from typing import Union
 
@@ -21,6 +23,36 @@ def find_progress_file(output_dir: str | os.PathLike[str]) -> Path | None:
         if path.exists():
             return path
     return None
+
+
+def progress_kind(output_dir: str | os.PathLike[str]) -> str | None:
+    """The name of the progress file a run writes (``progress.csv``...), from its folder:
+    the file itself or an earlier attempt's (``progress.1.csv``); None when there is none."""
+    try:
+        names = os.listdir(output_dir)
+    except OSError:
+        return None
+    for name in PROGRESS_FILES:
+        stem, ext = name.split(".")
+        if name in names or any(_is_attempt(n, stem, ext) for n in names):
+            return name
+    return None
+
+
+def progress_kind_of(output_dirs: Iterable[str], most: int = 1000) -> str | None:
+    """The progress file that runs write, from the first of their first ``most`` folders
+    (``output_dirs``) that has one (:func:`progress_kind`)."""
+    for output_dir in islice(output_dirs, most):
+        name = progress_kind(output_dir)
+        if name:
+            return name
+    return None
+
+
+def _is_attempt(name: str, stem: str, ext: str) -> bool:
+    """Whether ``name`` is ``STEM.N.EXT`` (an earlier attempt's file)."""
+    parts = name.split(".")
+    return len(parts) == 3 and parts[0] == stem and parts[2] == ext and parts[1].isdigit()
 
 
 def _parse(text: str) -> Value:

@@ -3,7 +3,8 @@
 A run of ``num_cpu`` ranks asks ``--ntasks=num_cpu``; its ranks start inside the allocation
 with the same ``mpiexec`` as locally (MPICH's hydra sees the allocation and launches through
 ``srun``), or with ``srun --mpi=pmi2`` when ``launcher = "srun"``. The job writes ``output.log``
-into the run's output directory, which must be on a file system the nodes see. Jobs outlive
+(``--output``) beside the run's output directory until the run makes it, then in it (see
+:mod:`slc_tui.engine.rundir`); both must be on a file system the nodes see. Jobs outlive
 the engine: a resumed engine follows them again with :meth:`SlurmExecutor.adopt`.
 """
 
@@ -20,7 +21,7 @@ from typing import Any
 
 from slc_tui.engine import slurm_cli as cli
 from slc_tui.engine.executor import Exited, Launched, drain
-from slc_tui.engine.rundir import log_path
+from slc_tui.engine.rundir import log_env, log_path, starting_log
 from slc_tui.engine.slurm_cli import JobInfo, SlurmError
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
@@ -50,8 +51,8 @@ _REASONS = {
 class _Job:
     name: str
     job_id: str
-    log: Path
-    """The run's ``output.log``."""
+    output_dir: str
+    """The run's folder (its log is in it, or beside it: :func:`~.rundir.log_path`)."""
     queue_state: str = "PENDING"
     stopping: bool = False
     """True once we asked Slurm to cancel it."""
@@ -81,9 +82,9 @@ class SlurmExecutor:
     # -- the Executor protocol -------------------------------------------------------------
     def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
         """Submit ``run`` as a job of ``num_cpu`` tasks; SlurmError with Slurm's refusal."""
-        os.makedirs(run.output_dir, exist_ok=True)
-        self._check_visible([run.output_dir, os.fspath(payload), sys.executable])
-        log = log_path(run.output_dir)
+        log = starting_log(run.output_dir)
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._check_visible([os.fspath(log), os.fspath(payload), sys.executable])
         if run.num_cpu > 1 and self.conf["launcher"] == "srun":
             argv = srun_command(self.conf, run_command(payload, 1))
         else:
@@ -91,12 +92,13 @@ class SlurmExecutor:
         env = run_env(run.num_cpu)
         for var in (ENGINE_ENV, CORES_ENV):  # a job outlives the engine and picks its cores
             env.pop(var, None)
+        env.update(log_env(run.output_dir))
         args = sbatch_args(
             self.conf, name=run.name, ntasks=run.num_cpu, log=str(log), chdir=os.getcwd()
         )
         script = job_script(argv, run.name, attempt, unset=(ENGINE_ENV, CORES_ENV))
         job_id = cli.submit(args, script, env)
-        self._jobs[run.name] = _Job(run.name, job_id, log)
+        self._jobs[run.name] = _Job(run.name, job_id, run.output_dir)
         self._changes[run.name] = "PENDING"
         return Launched(pid=None, job_id=job_id, command=f"{shlex.join(args)}: {shlex.join(argv)}")
 
@@ -135,7 +137,7 @@ class SlurmExecutor:
             info = (self._finals([job_id]) or {}).get(job_id)
         if info is None or (info.name and info.name != run.name):
             return False
-        job = _Job(run.name, job_id, log_path(run.output_dir), queue_state=info.state)
+        job = _Job(run.name, job_id, run.output_dir, queue_state=info.state)
         self._jobs[run.name] = job
         self._changes[run.name] = _queue_word(info)
         self._next_poll = 0.0
@@ -231,10 +233,11 @@ class SlurmExecutor:
             return Exited(job.name, code or None, sig, reason=reason, stopped=True)
         limit = f" ({info.time_limit})" if info.time_limit else ""
         reason = _REASONS.get(state, "").format(limit=limit)
-        if not job.log.exists():
+        log = log_path(job.output_dir)
+        if not log.exists():
             reason = (
-                f"{state} ({info.reason or 'no output'}): the job wrote no {job.log}; is "
-                f"{job.log.parent} on a file system the nodes can see?"
+                f"{state} ({info.reason or 'no output'}): the job wrote no {log}; is "
+                f"{log.parent} on a file system the nodes can see?"
             )
         elif not reason and state != "FAILED":
             reason = f"{state} {info.reason}".strip()

@@ -17,6 +17,12 @@ CORES_ENV = "SLC_TUI_CORES"
 """Environment variable listing the cores a run is pinned to (``0,1``)."""
 RUN_ENV = "SLC_TUI_RUN"
 """Environment variable naming a run's attempt (``name:attempt``) in every process it starts."""
+LOG_ENV = "SLC_TUI_LOG"
+"""Environment variable naming where a run's log is written until its folder exists (beside
+the folder: the run's logger makes the folder, as it would without slc-tui)."""
+LOG_TO_ENV = "SLC_TUI_LOG_TO"
+"""Environment variable naming the run's ``output.log`` in its folder, where rank 0 moves the
+log (:data:`LOG_ENV`) once the folder exists, and at the latest when the thunk ends."""
 PR_SET_CHILD_SUBREAPER = 36
 
 

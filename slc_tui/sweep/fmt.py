@@ -79,9 +79,17 @@ def counts_line(states: Iterable[RunState], order: Iterable[RunState] = STATES) 
     return ", ".join(f"{seen.count(s)} {s}" for s in order if seen.count(s))
 
 
-def rerun_notice(grid: str, count: int) -> str:
-    """The warning that a sweep without ``--resume`` runs earlier successes again."""
+def attempt_name(name: str) -> str:
+    """What an earlier attempt's file is kept as: ``progress.csv`` -> ``progress.N.csv``."""
+    stem, dot, ext = name.partition(".")
+    return f"{stem}.N{dot}{ext}"
+
+
+def rerun_notice(grid: str, count: int, progress: str | None = None) -> str:
+    """The warning that a sweep without ``--resume`` runs earlier successes again;
+    ``progress`` names the progress file the runs write (``progress.csv``...), if any."""
+    kept = " / ".join(attempt_name(n) for n in ("output.log", progress) if n)
     return (
         f"slc-tui: {grid}: {count} run(s) that succeeded before run again "
-        "(their earlier output is kept as output.N.log / progress.N.txt); --resume skips them"
+        f"(their earlier output is kept as {kept}); --resume skips them"
     )

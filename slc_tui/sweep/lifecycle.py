@@ -51,6 +51,8 @@ class Started:
     """Per grid, how many runs that had succeeded run again (no ``--resume``)."""
     notices: list[str] = field(default_factory=list)
     """What else the start says (a ledger rebuilt from its journal...)."""
+    progress: dict[str, str] = field(default_factory=dict)
+    """Per grid that runs earlier successes again, the progress file its runs write."""
 
 
 def run_foreground(
@@ -70,7 +72,8 @@ def run_foreground(
     engine = sweep.engine(Resume.of(resume), listeners)
     engine.prepare()
     if callable(notice):
-        for line in notices(Started(engine.rerun_succeeded, engine.notices)):
+        again = engine.rerun_succeeded
+        for line in notices(Started(again, engine.notices, progress_files(sweep, again))):
             notice(line)
     status = engine.run()
     return Outcome(status, sorted(engine.records.values(), key=lambda r: r.idx))
@@ -80,8 +83,18 @@ def notices(started: Started) -> list[str]:
     """The warnings a start gives (a ledger rebuilt, earlier successes that run again)."""
     from slc_tui.sweep.fmt import rerun_notice
 
-    again = [rerun_notice(g, n) for g, n in started.rerun_succeeded.items() if n]
-    return [*started.notices, *again]
+    again = started.rerun_succeeded
+    return [*started.notices, *(rerun_notice(g, n, started.progress.get(g))
+                                for g, n in again.items() if n)]  # fmt: skip
+
+
+def progress_files(sweep: Sweep, rerun: dict[str, int]) -> dict[str, str]:
+    """Per grid that runs earlier successes again, the progress file its runs write."""
+    from slc_tui.engine.progress import progress_kind_of
+
+    kinds = {p.name: progress_kind_of(r.output_dir for r in p.runs) for p in sweep.plans
+             if rerun.get(p.name)}  # fmt: skip
+    return {grid: kind for grid, kind in kinds.items() if kind}
 
 
 def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[SweepHandle, Started]:
@@ -130,7 +143,8 @@ def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[Sweep
         raise SweepError(
             answer["error"], cli=answer.get("cli", ""), python=answer.get("python", "")
         )
-    started = Started(answer.get("rerun_succeeded", {}), answer.get("notices", []))
+    again = answer.get("rerun_succeeded", {})
+    started = Started(again, answer.get("notices", []), progress_files(sweep, again))
     return SweepHandle(sweep.ledger_paths, proc), started
 
 

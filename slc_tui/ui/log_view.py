@@ -3,7 +3,9 @@
 The file is read on the widget's own timer (every :data:`LOG_POLL`, 100 ms), at most
 :data:`CHUNK` bytes a time; a run that prints faster than that is skipped ahead to its last
 :data:`TAIL_BYTES`. Lines live in a deque of :data:`MAX_LINES`, and only the visible ones are
-drawn (the line API).
+drawn (the line API). A fresh run's log moves into the run's folder while it runs (see
+:mod:`slc_tui.engine.rundir`): the view reads it where it is at each poll, from the same
+offset (the move is a rename: the same file).
 """
 
 from __future__ import annotations
@@ -60,6 +62,8 @@ class LogView(ScrollView, can_focus=True):
         """Whether new lines scroll the view to the end."""
         self.path: Path | None = None
         """The log file shown, if any."""
+        self.beside: Path | None = None
+        """Where that log is until it moves to :attr:`path`, if anywhere."""
         self._offset = 0
         self._partial = ""
         self._width = 0
@@ -69,17 +73,25 @@ class LogView(ScrollView, can_focus=True):
         """Follow the file shown on a timer of its own."""
         self.set_interval(LOG_POLL, self.poll)
 
-    def show(self, path: Path | None, fallback: str = "", at_traceback: bool = False) -> None:
-        """Show ``path`` from its tail (``fallback`` text when it does not exist).
+    def show(
+        self,
+        path: Path | None,
+        fallback: str = "",
+        at_traceback: bool = False,
+        beside: Path | None = None,
+    ) -> None:
+        """Show ``path`` from its tail (``fallback`` text when it does not exist), or
+        ``beside``, where the log is until it moves to ``path``.
 
         With ``at_traceback`` the view opens at the last traceback instead of the end.
         """
-        self.path = path
+        self.path, self.beside = path, beside
         self.lines.clear()
         self._offset, self._partial, self._width = 0, "", 0
         self.following = True
-        if path is not None and path.exists():
-            self._offset = max(path.stat().st_size - TAIL_BYTES, 0)
+        where = self._where()
+        if where is not None and where.exists():
+            self._offset = max(where.stat().st_size - TAIL_BYTES, 0)
             self._read(skip_first=self._offset > 0)
         elif fallback:
             self._append(fallback.split("\n"))
@@ -109,11 +121,19 @@ class LogView(ScrollView, can_focus=True):
             self.scroll_to(y=y, animate=False, immediate=True, force=True)
         self.refresh()
 
+    def _where(self) -> Path | None:
+        """Where the log is now: :attr:`path`, else :attr:`beside` (else :attr:`path`)."""
+        path, beside = self.path, self.beside
+        if path is None or beside is None or path.exists() or not beside.exists():
+            return path
+        return beside
+
     def _read(self, skip_first: bool = False) -> int:
         """Read new bytes; return how many old lines fell out of the deque."""
-        assert self.path is not None
+        where = self._where()
+        assert where is not None
         try:
-            size = self.path.stat().st_size
+            size = where.stat().st_size
         except OSError:
             return 0
         if size < self._offset:  # rewritten (a rerun): start again
@@ -127,9 +147,12 @@ class LogView(ScrollView, can_focus=True):
             skip_first = True
         if size == self._offset:
             return 0
-        with open(self.path, "rb") as f:
-            f.seek(self._offset)
-            data = f.read(min(size - self._offset, CHUNK))
+        try:
+            with open(where, "rb") as f:
+                f.seek(self._offset)
+                data = f.read(min(size - self._offset, CHUNK))
+        except OSError:  # moved into the run's folder just now: read it there next time
+            return 0
         self._offset += len(data)
         parts = (self._partial + data.decode("utf-8", errors="replace")).split("\n")
         self._partial = parts.pop()

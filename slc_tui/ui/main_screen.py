@@ -10,7 +10,6 @@ its own timer.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import ClassVar
 
 from textual import events
@@ -21,6 +20,7 @@ from textual.widgets import Footer, Input
 from textual.worker import get_current_worker
 
 from slc_tui.engine.ledger import RunRecord
+from slc_tui.engine.rundir import log_paths
 from slc_tui.states import RunState
 from slc_tui.sweep.state import RunKey, SweepState
 from slc_tui.ui.commands import MAX_CURVES, runs_under, variant_dirs
@@ -231,9 +231,8 @@ class MainScreen(RunActions):
             log.show(None, fallback="no output yet")
             return
         log.border_title = f"{run.name} · output.log"
-        log.show(
-            Path(run.output_dir) / "output.log", run.tail, at_traceback=run.state == RunState.FAILED
-        )
+        final, beside = log_paths(run.output_dir)
+        log.show(final, run.tail, at_traceback=run.state == RunState.FAILED, beside=beside)
 
     def _rebuild_tree(self) -> None:
         """Rebuild the tree, keeping the selection (or showing where the cursor went)."""
