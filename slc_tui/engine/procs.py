@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from contextlib import suppress
 
 import psutil
 
@@ -72,10 +73,8 @@ def _groups(procs: Iterable[psutil.Process]) -> set[int]:
 
 def _signal_groups(groups: Iterable[int], sig: int) -> None:
     for pgid in groups:
-        try:
+        with suppress(OSError):  # the group is gone already
             os.killpg(pgid, sig)
-        except OSError:
-            continue
 
 
 def alive(procs: Iterable[psutil.Process]) -> list[psutil.Process]:
