@@ -178,3 +178,111 @@ def detach(
     elif then == "fail_rank1":
         _wait_file(out / "pids.0")
         raise ValueError("rank one broke after detaching")
+
+
+def _deeper(thunk: Any, seed: int, logger_kwargs: dict[str, Any], depth: int, **kw: Any) -> None:
+    """Call ``thunk`` one frame further down."""
+    thunk(seed, logger_kwargs, depth=depth, **kw)
+
+
+def deep_raise(seed: int, logger_kwargs: dict[str, Any], depth: int = 60, **_: Any) -> None:
+    """Raise from ``depth`` frames down: a traceback far longer than the tail the ledger keeps
+    (through :func:`_deeper` every other frame, since a traceback folds repeated frames)."""
+    if depth:
+        _deeper(deep_raise, seed, logger_kwargs, depth - 1)
+    raise ValueError("raised deep down the stack")
+
+
+def torch_dtype(
+    seed: int, logger_kwargs: dict[str, Any], how: str = "linear", depth: int = 15, **_: Any
+) -> None:
+    """Fail inside torch as a mixed-precision bug does, from ``depth`` frames down: a float64
+    batch through a float32 layer (``linear``: raised in torch.nn's Python code, below our
+    frames) or in a product with a float32 matrix (``matmul``: raised in torch's C code)."""
+    import torch
+
+    if depth:
+        _deeper(torch_dtype, seed, logger_kwargs, depth - 1, how=how)
+    batch = torch.zeros(2, 3, dtype=torch.float64)
+    if how == "linear":
+        torch.nn.Linear(3, 2)(batch)
+    else:
+        torch.zeros(2, 3) @ batch.T
+
+
+def mpi_deep_rank1(seed: int, logger_kwargs: dict[str, Any], **_: Any) -> None:
+    """Rank 1 raises from deep down the stack; rank 0 waits for a message that never comes."""
+    from mpi4py import MPI
+
+    comm = MPI.COMM_WORLD
+    if comm.Get_rank() == 1:
+        time.sleep(0.2)
+        deep_raise(seed, logger_kwargs)
+    comm.recv(source=1)
+
+
+def fail_then_chatter(seed: int, logger_kwargs: dict[str, Any], lines: int = 50, **_: Any) -> None:
+    """Raise, with exit hooks that print ``lines`` lines after the traceback (as a TensorBoard
+    or Weights & Biases writer does when it closes)."""
+    import atexit
+
+    atexit.register(lambda: print("\n".join(f"closing {i}" for i in range(lines)), flush=True))
+    raise KeyError("no such column")
+
+
+def _log_in_folder(output_dir: str, timeout: float = 10.0) -> dict[str, Any]:
+    """Wait until the run's log is in its folder (moved there by the run's rank 0); note
+    whether it came and how long it took."""
+    start = time.monotonic()
+    log = Path(output_dir, "output.log")
+    while not log.exists() and time.monotonic() - start < timeout:
+        time.sleep(0.01)
+    return {"in_folder": log.exists(), "after": time.monotonic() - start}
+
+
+def logx_train(seed: int, logger_kwargs: dict[str, Any], epochs: int = 3, **_: Any) -> None:
+    """Train with slc_tui.logx's EpochLogger (the reference's API); note in ``seen.json``
+    whether the run's log was in the folder while the run ran."""
+    from slc_tui.logx import EpochLogger
+
+    logger = EpochLogger(**logger_kwargs)
+    logger.save_config({"seed": seed, "epochs": epochs})
+    seen = _log_in_folder(str(logger.output_dir)) if logger.output_dir else {}
+    for epoch in range(epochs):
+        logger.store(EpRet=float(seed + epoch))
+        logger.log_tabular("Epoch", epoch)
+        logger.log_tabular("EpRet", with_min_and_max=True)
+        logger.dump_tabular()
+    if logger.output_dir:
+        Path(logger.output_dir, "seen.json").write_text(json.dumps(seen))
+
+
+def spinup_logger(
+    seed: int, logger_kwargs: dict[str, Any], go: str = "", csv: bool = False, **_: Any
+) -> None:
+    """A stand-in for SpinningUp's (and stable-learning-control's) Logger: warn when the
+    output folder exists at the start, else make it. With ``go``, print a line and wait for
+    that file before making the folder. Notes in ``seen.json`` whether the run's log was in
+    the folder while the run ran; writes ``progress.csv`` with ``csv`` (as SLC does)."""
+    output_dir = logger_kwargs["output_dir"]
+    print("before the folder", flush=True)
+    if go:
+        _wait_file(Path(go))
+    if os.path.exists(output_dir):
+        print(f"Warning: Log dir {output_dir} already exists! Storing info there anyway.")
+    else:
+        os.makedirs(output_dir)
+    name = "progress.csv" if csv else "progress.txt"
+    with open(os.path.join(output_dir, name), "w") as f:
+        f.write("Epoch,AverageEpRet\n0,1.0\n" if csv else "Epoch\tAverageEpRet\n0\t1.0\n")
+    print(f"Logging data to {f.name}", flush=True)
+    seen = _log_in_folder(output_dir)
+    print("after the folder", flush=True)
+    Path(output_dir, "seen.json").write_text(json.dumps(seen))
+    if go:
+        _wait_file(Path(go + ".end"))
+
+
+def print_only(seed: int, logger_kwargs: dict[str, Any], **_: Any) -> None:
+    """Print, and never make the run's folder."""
+    print(f"no folder for seed {seed}", flush=True)
