@@ -169,15 +169,14 @@ class LazyRuns(Sequence[Run]):
         grid, parts, seeds, at = layout
         day, full = self.stamps
         top = os.path.join(self.data_dir, "")
-        mask, raw = (None if self.space is None else self.space.mask), -1
+        mask = None if self.space is None else self.space.mask
+        kept = itertools.repeat(0) if mask is None else iter(mask)  # 1: left out
         for before in itertools.product(*parts[:at]):
             head = grid + "".join(before)
             for seed in seeds:
-                for after in itertools.product(*parts[at:]):
-                    if mask is not None:
-                        raw += 1
-                        if mask[raw]:
-                            continue
+                for after, out in zip(itertools.product(*parts[at:]), kept):
+                    if out:
+                        continue
                     variant = (head + "".join(after)).lstrip("_")
                     name = f"{variant}_s{seed}"
                     yield variant, name, f"{top}{day}{variant}{os.sep}{full}{name}"
