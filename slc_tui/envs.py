@@ -13,27 +13,16 @@ The environments themselves are not made (their entry points are not imported).
 
 from __future__ import annotations
 
-import contextlib
-import sys
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
+
+from slc_tui.thunks import no_bytecode
 
 if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
 
 KEY = "env_name"
 """The parameter the entrypoint turns into ``env_fn``."""
-
-
-@contextlib.contextmanager
-def _no_bytecode() -> Iterator[None]:
-    """Import without writing ``__pycache__`` (checking a grid creates nothing on disk)."""
-    before = sys.dont_write_bytecode
-    sys.dont_write_bytecode = True
-    try:
-        yield
-    finally:
-        sys.dont_write_bytecode = before
 
 
 def nearest(env_id: str, known: list[str], n: int = 3) -> list[str]:
@@ -52,7 +41,7 @@ def _import(module: str) -> str | None:
     import importlib
 
     try:
-        with _no_bytecode():
+        with no_bytecode():
             importlib.import_module(module)
     except ModuleNotFoundError as exc:
         return f"its module {module!r} cannot be imported ({exc})"

@@ -13,10 +13,8 @@ Path rules:
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,20 +83,9 @@ class GridSpec:
         )
 
 
-@contextlib.contextmanager
-def _no_bytecode() -> Iterator[None]:
-    """Import without writing ``__pycache__`` (loading a grid creates nothing on disk)."""
-    before = sys.dont_write_bytecode
-    sys.dont_write_bytecode = True
-    try:
-        yield
-    finally:
-        sys.dont_write_bytecode = before
-
-
 def _thunk(p: Problems, ref: Any, grid_dir: Path, check: bool) -> str:
     """The resolved thunk reference; imported and checked to be callable when ``check``."""
-    from slc_tui.thunks import ThunkError, is_file_ref, resolve
+    from slc_tui.thunks import ThunkError, is_file_ref, no_bytecode, resolve
 
     key = ("grid", "thunk")
     ref = as_text(p, key, ref)
@@ -119,7 +106,7 @@ def _thunk(p: Problems, ref: Any, grid_dir: Path, check: bool) -> str:
         ref = f"{os.path.normpath(file)}:{attr}"
     if check:
         try:
-            with _no_bytecode():
+            with no_bytecode():
                 resolve(ref)
         except ThunkError as exc:
             raise p.error(key, str(exc)) from None

@@ -263,21 +263,26 @@ def _tomllib() -> Any:
     return tomllib
 
 
-def read_toml(path: Path, shown: str) -> tuple[str, dict[str, Any]]:
-    """The text and the parsed document of a grid file."""
+def read_text(path: Path, shown: str, kind: str = "grid file") -> str:
+    """The text of a file the user gave (a grid file, an exp_cfg file), or GridFileError."""
     try:
         raw = path.read_bytes()
     except FileNotFoundError:
-        raise GridFileError(f"{shown}: no such grid file", path) from None
+        raise GridFileError(f"{shown}: no such {kind}", path) from None
     except IsADirectoryError:
-        raise GridFileError(f"{shown}: is a directory, not a grid file", path) from None
+        raise GridFileError(f"{shown}: is a directory, not a {kind}", path) from None
     except OSError as exc:
-        raise GridFileError(f"{shown}: cannot read the grid file: {exc.strerror}", path) from None
+        raise GridFileError(f"{shown}: cannot read the {kind}: {exc.strerror}", path) from None
     try:
-        text = raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         bad = raw[: exc.start].count(b"\n") + 1
         raise GridFileError(f"{shown}:{bad}: not UTF-8 text", path, line=bad) from None
+
+
+def read_toml(path: Path, shown: str) -> tuple[str, dict[str, Any]]:
+    """The text and the parsed document of a grid file."""
+    text = read_text(path, shown)
     tomllib = _tomllib()
     try:
         return text, tomllib.loads(text)  # type: ignore[no-any-return]

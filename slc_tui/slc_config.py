@@ -32,7 +32,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from slc_tui.gridfile_lines import GridFileError
+from slc_tui.gridfile_lines import GridFileError, read_text
 from slc_tui.spinup_args import Translation, build
 from slc_tui.spinup_rules import FlagError, algorithm
 
@@ -99,16 +99,7 @@ def _duplicates(yaml: Any, node: Any, shown: str, path: Path) -> None:
 
 def _read(path: Path, shown: str) -> tuple[Any, dict[str, int]]:
     """The document of the file and the line of each top-level key."""
-    try:
-        text = path.read_bytes().decode("utf-8-sig")
-    except FileNotFoundError:
-        raise GridFileError(f"{shown}: no such exp_cfg file", path) from None
-    except IsADirectoryError:
-        raise GridFileError(f"{shown}: is a directory, not an exp_cfg file", path) from None
-    except OSError as exc:
-        raise GridFileError(f"{shown}: cannot read the file: {exc.strerror}", path) from None
-    except UnicodeDecodeError:
-        raise GridFileError(f"{shown}: not UTF-8 text", path) from None
+    text = read_text(path, shown, "exp_cfg file")
     yaml = _yaml()
     loader = _loader(yaml)(text)
     try:

@@ -5,15 +5,28 @@ Kept free of heavy imports: the run entrypoint uses it in every child process.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
 import sys
+from collections.abc import Iterator
 
 from slc_tui.errors import InputError
 
 TYPE_CHECKING = False  # typing costs ~9 ms at a run's start-up
 if TYPE_CHECKING:
     from typing import Any, Callable
+
+
+@contextlib.contextmanager
+def no_bytecode() -> Iterator[None]:
+    """Import without writing ``__pycache__`` (loading or checking a grid creates nothing)."""
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = True
+    try:
+        yield
+    finally:
+        sys.dont_write_bytecode = before
 
 
 class ThunkError(InputError, ValueError):
