@@ -27,7 +27,9 @@ slc-tui GRID.toml [GRID.toml ...] [options]
        slc-tui run THUNK --key v1 v2 ... [--key[short] ...] [--cpu N] [--dt] [options]
        slc-tui attach GRID.toml
        slc-tui status GRID.toml [--json]
-       slc-tui stop GRID.toml"""
+       slc-tui stop GRID.toml
+       slc-tui compare GRID.toml|DATA_DIR ... [--metric M] [--at final|best|N] [--json|--csv]
+       slc-tui plot GRID.toml|DATA_DIR ... [-x COL] [-y COL ...] [--smooth N] [-o FILE]"""
 EPILOG = """\
 commands:
   slc-tui GRID.toml [GRID.toml ...]   run the grids with the dashboard (default)
@@ -36,6 +38,8 @@ commands:
   slc-tui attach GRID.toml            dashboard on a sweep run by another slc-tui process
   slc-tui status GRID.toml [--json]   one-shot table of a sweep's state
   slc-tui stop GRID.toml              stop a sweep that runs in the background
+  slc-tui compare GRID.toml|DATA_DIR  rank the variants over their seeds (mean ± std, IQM, CI)
+  slc-tui plot GRID.toml|DATA_DIR     draw the learning curves over seeds to a PNG, SVG or PDF
 
 exit status: 0 all runs succeeded, 1 some run failed, 2 bad input or usage, 130 interrupted
 """
@@ -156,8 +160,6 @@ def add_run_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
-CONFIG_SUFFIXES = (".yml", ".yaml")
-"""What names a stable-learning-control experiment file rather than a TOML grid file."""
 OWN_FLAGS = {"--save-grid": 1, "--no-ui": 0, "--dry-run": 0, "--max-cpus": 1, "--fail-fast": 0,
              "--no-mouse": 0}  # fmt: skip
 """slc-tui's flags that may follow THUNK in ``slc-tui run`` (a hyphen: no grammar key has one);
@@ -172,18 +174,10 @@ def _flags(ns: argparse.Namespace) -> dict[str, Any]:
 
 
 def run_files(args: list[str]) -> int:
-    """``slc-tui GRID.toml ...`` (or ``slc-tui EXP_CFG.yml``)."""
+    """``slc-tui GRID.toml ...`` (an ``EXP_CFG.yml`` among them loads as a grid file)."""
     from slc_tui.sweep import prepare
 
     ns = run_parser().parse_args(args)
-    configs = [g for g in ns.grids if g.lower().endswith(CONFIG_SUFFIXES)]
-    if configs:
-        if len(ns.grids) > 1:
-            raise InputError(f"{configs[0]}: an experiment file runs alone, not with other files")
-        from slc_tui import slc_config
-
-        grid, thunk, where = slc_config.load(configs[0])
-        return _run_translated(ns, grid, thunk, where)
     return launch(prepare.from_files(ns.grids, _flags(ns), lazy=ns.dry_run), ns)
 
 

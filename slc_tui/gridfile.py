@@ -46,6 +46,8 @@ __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 
 TABLES = ("grid", "params", "run", "slurm", *ARRAYS)
 GRID_KEYS = ("name", "thunk", "num_cpu", "data_dir", "datestamp")
+CONFIG_SUFFIXES = (".yml", ".yaml")
+"""What names a stable-learning-control experiment file rather than a TOML grid file."""
 RUN_KEYS = ("max_cpus", "retries", "timeout", "fail_fast", "backend", "oversubscribe", "mpiexec")
 
 
@@ -179,13 +181,16 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
     """Load a grid file into a validated ``GridSpec``.
 
     Args:
-        path: the TOML grid file.
+        path: the TOML grid file, or a stable-learning-control experiment file (``.yml``).
         check_thunk: import the thunk and check that it is callable.
 
     Raises:
         GridFileError: anything wrong with the file, as one sentence with file, key and line.
     """
     from slc_tui.grid import ExperimentGrid
+
+    if str(path).lower().endswith(CONFIG_SUFFIXES):
+        return _load_config(path, check_thunk)
 
     shown = str(path)
     abs_path = Path(os.path.abspath(os.path.expanduser(path)))
@@ -226,6 +231,29 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
         options=options,
         line_of=lines.as_dict(),
         shown_path=shown,
+    )
+
+
+def _load_config(path: str | Path, check_thunk: bool) -> GridSpec:
+    """An SLC experiment file as a grid spec (its ``[run]`` options are the defaults)."""
+    from slc_tui import slc_config
+    from slc_tui.thunks import resolve
+    from slc_tui.user_config import default_data_dir
+
+    grid, thunk, where = slc_config.load(path)
+    if check_thunk:
+        resolve(thunk)
+    data_dir = os.fspath(where["data_dir"] or default_data_dir())
+    return GridSpec(
+        path=Path(os.path.abspath(os.path.expanduser(path))),
+        name=grid.grid_name,
+        thunk=thunk,
+        num_cpu=where["num_cpu"],
+        data_dir=Path(os.path.abspath(os.path.expanduser(data_dir))),
+        datestamp=bool(where["datestamp"]),
+        grid=grid,
+        options=RunOptions(),
+        shown_path=str(path),
     )
 
 

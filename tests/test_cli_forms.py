@@ -90,8 +90,18 @@ def test_an_experiment_file_runs_with_slcs_names(in_tmp: Path) -> None:
             assert Path(folder, "output.log").exists()
 
 
-def test_an_experiment_file_runs_alone(in_tmp: Path) -> None:
-    (in_tmp / "exp.yml").write_text(f"alg_name: {THUNKS}:work\nseed: 0\n")
-    (in_tmp / "g.toml").write_text("")
-    res = _run("exp.yml", "g.toml", "--dry-run")
-    assert res.returncode == 2 and "runs alone" in res.stderr
+def test_an_experiment_file_is_a_sweep_like_a_grid_file(in_tmp: Path) -> None:
+    """status, --resume and a run together with a TOML grid file work on an exp_cfg file."""
+    (in_tmp / "exp.yml").write_text(f"alg_name: {THUNKS}:work\nseed: '0 1'\nsecs: 0.01\n")
+    (in_tmp / "g.toml").write_text(
+        f'[grid]\nname = "other"\nthunk = "{THUNKS}:work"\ndata_dir = "data"\n'
+        "[params]\nseed = 0\nsecs = 0.01\n"
+    )
+    res = _run("exp.yml", "g.toml", "--no-ui", "--max-cpus", "2")
+    assert res.returncode == 0, res.stderr
+    assert "3 runs: 3 succeeded" in res.stdout
+    status = _run("status", "exp.yml")
+    assert status.returncode == 0, status.stderr
+    assert "cmd_work_s0" in status.stdout and "2 runs: 2 succeeded" in status.stdout
+    again = _run("exp.yml", "--no-ui", "--resume")
+    assert again.returncode == 0 and "started" not in again.stdout
