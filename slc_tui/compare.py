@@ -1,0 +1,125 @@
+"""``slc-tui compare``: variants ranked by a metric over their seeds, as a table on a
+terminal, or JSON or CSV for scripts.
+
+Works on a grid file (its ledger says which runs failed), a sweep's data_dir, or any folder
+tree of SpinningUp-layout runs. Never imports Textual or matplotlib.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Sequence
+from typing import IO
+
+from slc_tui.errors import InputError
+from slc_tui.stats import FINAL, At, VariantStats
+from slc_tui.sweep.fmt import fmt_num
+from slc_tui.sweep.ranking import (
+    at_words,
+    ci_text,
+    compare,
+    mean_std,
+    seeds_text,
+    short_name,
+    write_csv,
+)
+from slc_tui.sweep.results import gather, selected
+
+HEAD = ("rank", "variant", "seeds", "epoch", "mean ± std", "median", "IQM", "95% CI")
+"""The columns of the table (``grid`` first when several grids are compared)."""
+
+
+def compare_command(
+    targets: Sequence[str],
+    metric: str | None = None,
+    at: At = FINAL,
+    fmt: str = "table",
+    select: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    stream: IO[str] | None = None,
+) -> int:
+    """Print the ranking of the variants under ``targets`` (``fmt``: table, json or csv).
+
+    Raises:
+        InputError: a target is no grid file, ledger or folder; no run is found; ``metric``
+            is no column of any run.
+    """
+    out = stream or sys.stdout
+    runs = selected(gather(targets), select, exclude)
+    if not runs:
+        raise InputError(f"no runs found in {' '.join(targets)} (no folder with a progress file)")
+    name, variants = compare(runs, metric, at)
+    if name is None:
+        raise InputError(f"no run in {' '.join(targets)} has written a metric yet")
+    if fmt == "json":
+        doc = [{"rank": r, **v.as_dict()} for r, v in zip(ranks(variants), variants)]
+        json.dump(_finite(doc), out, indent=2)
+        out.write("\n")
+    elif fmt == "csv":
+        write_csv(variants, out)
+    else:
+        out.write(table(name, at, variants) + "\n")
+    return 0
+
+
+def ranks(variants: Sequence[VariantStats]) -> list[int | None]:
+    """1, 2, 2, 4...: equal means share a rank; variants without values have none."""
+    out: list[int | None] = []
+    for i, v in enumerate(variants):
+        mean = v.stats.mean
+        if mean is None:
+            out.append(None)
+        elif i and variants[i - 1].stats.mean == mean:
+            out.append(out[-1])
+        else:
+            out.append(i + 1)
+    return out
+
+
+def table(metric: str, at: At, variants: Sequence[VariantStats]) -> str:
+    """The ranking as aligned text, with what was left out below it."""
+    grids = list(dict.fromkeys(v.grid for v in variants))
+    head = ("grid", *HEAD) if len(grids) > 1 else HEAD
+    rows = []
+    for rank, v in zip(ranks(variants), variants):
+        s = v.stats
+        cells = [
+            "" if rank is None else str(rank),
+            short_name(v.variant, v.grid),
+            seeds_text(v),
+            "" if v.epoch is None else f"{v.epoch:g}",
+            mean_std(v),
+            "-" if s.median is None else fmt_num(s.median),
+            "-" if s.iqm is None else fmt_num(s.iqm),
+            ci_text(v),
+        ]
+        rows.append([v.grid, *cells] if len(grids) > 1 else cells)
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(head)]
+    right = {0, 3} if len(grids) == 1 else {1, 4}  # rank and epoch
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
+        ).rstrip()
+
+    title = f"{', '.join(grids)}: {metric} {at_words(str(at))}, over seeds"
+    notes = "95% CI: percentile bootstrap of the mean (fixed seed)"
+    out = [title, line(head), *(line(r) for r in rows), "", notes]
+    left = [(v, name, why) for v in variants for name, why in v.left_out.items()]
+    if left:
+        out.append("left out of the statistics (✘ failed, ? no value):")
+        out.extend(f"  {name}: {why}" for _, name, why in left)
+    return "\n".join(out)
+
+
+def _finite(value: object) -> object:
+    """JSON has no NaN: a non-finite number becomes null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
