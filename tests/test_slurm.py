@@ -303,7 +303,9 @@ def test_output_dir_the_node_cannot_see(cluster: Any, tmp_path: Path) -> None:
     ex = SlurmExecutor({**FAST, "extra_args": ["--hold"]})
     plan = make_plan(tmp_path, "work")
     job_id = submit(ex, tmp_path, plan)[plan.runs[0].name]
-    shutil.rmtree(plan.runs[0].output_dir)  # as if the folder were local to the login node
+    # As if the data folder were local to the login node (a fresh run's log is written beside
+    # its folder, which its logger makes: see slc_tui.engine.rundir).
+    shutil.rmtree(Path(plan.runs[0].output_dir).parent)
     subprocess.run(["scontrol", "release", job_id], check=True)
     end = wait_ends(ex, timeout=30)[plan.runs[0].name]
     assert end.exit_code != 0 and "on a file system the nodes can see" in end.reason, end
