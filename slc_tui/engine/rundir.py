@@ -29,6 +29,7 @@ from slc_tui.procid import LOG_ENV, LOG_TO_ENV
 OUTPUT_LOG = "output.log"
 """The file, in a run's output directory, that holds its stdout and stderr in order."""
 NAME_MAX = 255
+"""Bytes of a file name at most (Linux's): a longer beside name is a hash of the folder's."""
 
 
 class RunDirError(OSError):
