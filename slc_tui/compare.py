@@ -21,6 +21,7 @@ from slc_tui.sweep.ranking import (
     ci_text,
     compare,
     mean_std,
+    ranks,
     seeds_text,
     short_name,
     write_csv,
@@ -50,7 +51,8 @@ def compare_command(
     runs = selected(gather(targets), select, exclude)
     if not runs:
         raise InputError(f"no runs found in {' '.join(targets)} (no folder with a progress file)")
-    name, variants = compare(runs, metric, at)
+    found = compare(runs, metric, at)
+    name, variants = found.metric, found.variants
     if name is None:
         raise InputError(f"no run in {' '.join(targets)} has written a metric yet")
     if fmt == "json":
@@ -62,20 +64,6 @@ def compare_command(
     else:
         out.write(table(name, at, variants) + "\n")
     return 0
-
-
-def ranks(variants: Sequence[VariantStats]) -> list[int | None]:
-    """1, 2, 2, 4...: equal means share a rank; variants without values have none."""
-    out: list[int | None] = []
-    for i, v in enumerate(variants):
-        mean = v.stats.mean
-        if mean is None:
-            out.append(None)
-        elif i and variants[i - 1].stats.mean == mean:
-            out.append(out[-1])
-        else:
-            out.append(i + 1)
-    return out
 
 
 def table(metric: str, at: At, variants: Sequence[VariantStats]) -> str:

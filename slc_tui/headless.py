@@ -125,13 +125,28 @@ def counts(records: Sequence[RunRecord]) -> str:
 
 
 def summary(records: Sequence[RunRecord], stream: IO[str] | None = None) -> None:
-    """Print the final table and the counts."""
+    """Print the final table, the counts, and the best variants by the main metric."""
     stream = stream or sys.stdout
     try:
         stream.write("\n" + table(records, use_color(stream)) + "\n\n" + counts(records) + "\n")
+        top = top_variants(records)
+        if top:
+            stream.write("\n" + "\n".join(top) + "\n")
         stream.flush()
     except (BrokenPipeError, ValueError):
         _silence(stream)  # nobody reads any more; the exit status still tells
+
+
+def top_variants(records: Sequence[RunRecord]) -> list[str]:
+    """The best variants by the main metric at their final epoch, mean ± std over seeds
+    (failed seeds left out and counted); none when no run logged a metric."""
+    from slc_tui.sweep.ranking import top_lines
+    from slc_tui.sweep.results import from_records
+
+    try:
+        return top_lines(from_records(records))
+    except OSError:  # a progress file that went away or cannot be read: no ranking
+        return []
 
 
 def run_headless(sweep: Sweep, resume: bool | Resume = False) -> Outcome:

@@ -223,7 +223,10 @@ async def test_c_compares_and_e_exports(app: SlcApp, in_tmp: Path) -> None:
         path = in_tmp / "data" / "cartpole_compare.csv"
         await until(pilot, path.exists)
         rows = list(csv.reader(path.open()))
-        assert rows[0][:3] == ["grid", "variant", "done"] and len(rows) == 4
+        from slc_tui.sweep.ranking import CSV_COLUMNS
+
+        assert rows[0] == list(CSV_COLUMNS) and len(rows) == 4
+        assert [r[1] for r in rows[1:]] == [f"cartpole_pop{p}" for p in (16, 32, 64)]
         await pilot.press("escape")
         await until(pilot, lambda: not isinstance(app.screen, CompareScreen))
 

@@ -13,8 +13,8 @@ from slc_tui.states import RunState, Verb
 from slc_tui.sweep.fmt import fmt_duration, fmt_num
 from slc_tui.sweep.state import SweepState
 from slc_tui.ui.commands import rerun_targets, stop_targets
-from slc_tui.ui.compare_table import compare_rows, export_csv
-from slc_tui.ui.curves import Series, curve, mean_curve, plot
+from slc_tui.ui.compare_table import cells, comparison, export_csv
+from slc_tui.ui.curves import Series, curve, mean_band, plot
 from slc_tui.ui.feed import SweepFeed
 from slc_tui.ui.labels import run_label, summary_text
 from slc_tui.ui.log_view import clean
@@ -99,15 +99,44 @@ def test_number_and_time_formats() -> None:
     assert flat_params({"a": {"b": 1}, "c": 2}) == [("a:b", 1), ("c", 2)]
 
 
-def test_compare_rows_and_csv(model: SweepState, tmp_path: Path) -> None:
-    columns, rows = compare_rows(model)
-    assert columns[:7] == ["grid", "variant", "done", "failed", "runs", "epoch", "AverageEpRet"]
-    first = rows[0]
-    assert first[1:5] == ["cartpole_pop16", 2, 1, 3]
-    assert first[6] == pytest.approx((500 + 488 + 19.5) / 3)
+def _final(model: SweepState, name: str) -> float:
+    from slc_tui.engine.progress import read_progress
+
+    cols, rows = read_progress(model.runs[(0, name)].output_dir)
+    return float(rows[-1][cols.index("AverageEpRet")])
+
+
+def test_compare_ranks_over_seeds_and_leaves_the_failed_seed_out(
+    model: SweepState, ledger: Ledger, tmp_path: Path
+) -> None:
+    import io
+
+    import numpy as np
+
+    from slc_tui.compare import compare_command
+    from slc_tui.sweep.ranking import CSV_COLUMNS
+
+    found = comparison(model)
+    assert found.metric == "AverageEpRet" and "EpLen" in found.columns
+    assert [v.variant for v in found.variants] == [f"cartpole_pop{p}" for p in (16, 32, 64)]
+    pop16, pop32, pop64 = found.variants
+    finals = [_final(model, f"cartpole_pop16_s{s}") for s in (0, 10)]  # s20 failed at epoch 3
+    assert (pop16.runs, pop16.seeds, pop16.failed, pop16.missing) == (3, 2, 1, 0)
+    assert pop16.stats.mean == pytest.approx(np.mean(finals))
+    assert pop16.stats.std == pytest.approx(np.std(finals))
+    assert pop16.left_out["cartpole_pop16_s20"].startswith("failed: ValueError")
+    assert (pop32.seeds, pop32.running, pop32.missing, pop32.epoch) == (1, 1, 2, 12)
+    assert (pop64.seeds, pop64.stats.mean, pop64.stats.ci) == (0, None, None)
+    rows = cells(found)
+    assert rows[0][:4] == ["1", "pop16", "2 ✘1", "20"]  # no grid prefix in the table
+    assert rows[0][4] == f"{fmt_num(np.mean(finals))} ± {fmt_num(np.std(finals))}"
+    assert rows[1][2] == "1 ●1 ?2" and rows[2][0] == "" and rows[2][4] == "-"
     path = export_csv(model, tmp_path / "x.csv")
     lines = path.read_text().splitlines()
-    assert lines[0].startswith("grid,variant,done") and len(lines) == 4
+    assert lines[0] == ",".join(CSV_COLUMNS) and len(lines) == 4
+    out = io.StringIO()  # the dashboard's export is the CSV of `slc-tui compare --csv`
+    assert compare_command([str(ledger.path)], fmt="csv", stream=out) == 0
+    assert out.getvalue() == path.read_text()
 
 
 def test_curves_and_plot(model: SweepState) -> None:
@@ -116,13 +145,20 @@ def test_curves_and_plot(model: SweepState) -> None:
     cols, rows = read_progress(model.runs[(0, "cartpole_pop16_s0")].output_dir)
     points = curve(cols, rows, "AverageEpRet")
     assert len(points) == 20 and points[0][0] == 1.0
-    mean = mean_curve([points, [(1.0, 0.0)]])
-    assert mean[0] == (1.0, points[0][1] / 2)
-    text = plot([Series(points, "cyan"), Series(mean, "bold")], 40, 8)
+    mean, band = mean_band([points, [(1.0, 0.0)]])  # only epoch 1 is common to both
+    assert mean == [(1.0, points[0][1] / 2)]
+    assert band is not None and band[2][0] - band[1][0] == pytest.approx(points[0][1])
+    mean, band = mean_band([points, points])
+    assert mean == points and band is not None and band[1] == band[2]
+    series = [Series(points, "cyan", "s0"), Series(mean, "bold", "mean", band, "± std")]
+    text = plot(series, 40, 8)
     lines = text.plain.split("\n")
     assert len(lines) == 8 and all(len(line) <= 40 for line in lines)
+    assert lines[0] == "━ s0  ━ mean  █ ± std"  # the legend
     assert any("\u2800" < ch <= "\u28ff" for ch in text.plain)
-    assert "ep 20" in lines[-1]
+    labels = [line.split("┤")[0].strip() for line in lines[1:-1] if "┤" in line]
+    assert labels == ["500", "250", "0"]  # round ticks, not the data's own extremes
+    assert lines[-1].split() == ["ep└", "10", "20"]  # the epochs, at round values
     assert plot([], 40, 8).plain == "no progress yet"
 
 

@@ -25,7 +25,7 @@ from slc_tui.engine.ledger import Ledger
 from slc_tui.states import RunState
 from slc_tui.ui.app import SlcApp, run_dashboard
 from slc_tui.ui.compare_table import CompareScreen
-from slc_tui.ui.curves import Curves, curve, load_progress, mean_curve
+from slc_tui.ui.curves import Curves, curve, load_progress, mean_band
 from slc_tui.ui.help_screen import HelpScreen
 from slc_tui.ui.hints import cd_prefix
 from slc_tui.ui.nodes import GridNode, NodeData, RunNode, VariantNode
@@ -123,12 +123,20 @@ async def test_curves_of_a_grid_are_one_seed_mean_per_variant(app: SlcApp) -> No
         # pop16 (3 seeds) and pop32 (1 running seed) have progress files; pop64 none yet.
         await until(pilot, lambda: len(curves.series) == 2)
         assert curves.border_subtitle == "2 variants (seed means) · m metric"
-        seeds = [load_progress(app.model.runs[k].output_dir) for k in app.model.variants[POP16]]
-        expected = mean_curve([curve(cols, rows, "AverageEpRet") for cols, rows in seeds])
+        assert [s.label for s in curves.series] == ["pop16", "pop32"]  # the legend, no prefix
+        # The mean leaves the failed seed (s20, 3 epochs) out: the two that succeeded.
+        keys = app.model.variants[POP16][:2]
+        seeds = [load_progress(app.model.runs[k].output_dir) for k in keys]
+        expected, _ = mean_band([curve(cols, rows, "AverageEpRet") for cols, rows in seeds])
         assert curves.series[0].points == expected and len(expected) == 20
         await select(pilot, VariantNode(POP16))
-        await until(pilot, lambda: curves.border_subtitle == "3 seeds + mean · m metric")
-        assert len(curves.series) == 4
+        await until(pilot, lambda: curves.border_subtitle.startswith("2 seeds + mean"))
+        assert curves.border_subtitle == "2 seeds + mean, 1 failed left out · m metric"
+        assert [s.label for s in curves.series] == ["s0", "s10", "✘ s20", "mean"]
+        mean = curves.series[-1]
+        assert mean.points == expected and mean.band is not None and mean.band_label == "± std"
+        text = region_text(app, curves)
+        assert "━ s0  ━ s10  ━ ✘ s20  ━ mean  █ ± std" in text, text
 
 
 async def test_compare_puts_variants_that_cannot_succeed_last(app: SlcApp, ledger: Ledger) -> None:
@@ -141,14 +149,19 @@ async def test_compare_puts_variants_that_cannot_succeed_last(app: SlcApp, ledge
         await until(pilot, lambda: isinstance(app.screen, CompareScreen))
         table = app.screen.query_one(DataTable)
         variants = [str(table.get_row_at(i)[1]) for i in range(table.row_count)]
-        # pop16 succeeded, pop32 still runs, pop64 can no longer succeed: last, marked.
-        assert variants == [f"{GRID}_pop16", f"{GRID}_pop32", f"✘ {GRID}_pop64"]
+        # pop16 succeeded, pop32 still runs, pop64 can no longer succeed: last, marked, and
+        # its failed runs' partial 900 is in no mean.
+        assert variants == ["pop16", "pop32", "✘ pop64"]  # no grid prefix: it is the title's
+        assert str(table.get_row_at(2)[4]) == "-" and str(table.get_row_at(2)[2]) == "0 ✘3"
+        assert str(table.border_title).startswith(f"{GRID} · AverageEpRet at the final epoch")
         assert "✘ failed variants last" in str(table.border_subtitle)
-        await pilot.press("s")  # EpLen, the next metric: the same tiers
-        await until(pilot, lambda: "sorted by EpLen" in str(table.border_subtitle))
-        assert str(table.get_row_at(2)[1]) == f"✘ {GRID}_pop64"
-        await pilot.press("s")  # round to the grid column: no tiers
-        await until(pilot, lambda: str(table.border_subtitle).startswith("sorted by grid ·"))
+        await pilot.press("m")  # EpLen, the next metric: the same tiers
+        await until(pilot, lambda: "EpLen" in str(table.border_title))
+        assert str(table.get_row_at(2)[1]) == "✘ pop64"
+        for _ in range(len(table.columns) - 3):  # round to the variant column: no tiers
+            await pilot.press("s")
+        await until(pilot, lambda: str(table.border_subtitle).startswith("sorted by variant ·"))
+        assert [str(table.get_row_at(i)[1]) for i in range(3)] == ["pop16", "pop32", "✘ pop64"]
 
 
 def test_commands_cd_to_the_sweep_directory_when_needed(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import IO, Any
 
 from slc_tui.engine.progress import main_metric, read_progress
@@ -45,19 +46,47 @@ def resolve_metric(asked: str | None, columns: Sequence[str]) -> str | None:
     return asked
 
 
+@dataclass
+class Comparison:
+    """The variants ranked by one metric."""
+
+    metric: str | None
+    """The column compared; None when no run has written one."""
+    variants: list[VariantStats]
+    """Best mean first (see :func:`slc_tui.stats.ranked`)."""
+    columns: list[str]
+    """Every metric column of the runs (what a view may compare by instead)."""
+
+
 def compare(
     runs: Sequence[Run], metric: str | None = None, at: At = FINAL, reader: Reader = read_progress
-) -> tuple[str | None, list[VariantStats]]:
-    """The metric compared (None: no run has progress) and the variants, best first.
+) -> Comparison:
+    """The variants of ``runs`` ranked by ``metric`` (default: :func:`default_metric`).
 
     Raises:
         InputError: ``metric`` is no column of any run.
     """
     groups = seeds_of(runs, reader)
-    name = resolve_metric(metric, metric_columns(groups))
+    columns = metric_columns(groups)
+    name = resolve_metric(metric, columns)
     if name is None:
-        return None, []
-    return name, ranked([variant_stats(g, v, seeds, name, at) for (g, v), seeds in groups.items()])
+        return Comparison(None, [], columns)
+    stats = [variant_stats(g, v, seeds, name, at) for (g, v), seeds in groups.items()]
+    return Comparison(name, ranked(stats), columns)
+
+
+def ranks(variants: Sequence[VariantStats]) -> list[int | None]:
+    """1, 1, 3...: equal means share a rank; variants without values have none."""
+    out: list[int | None] = []
+    for i, v in enumerate(variants):
+        mean = v.stats.mean
+        if mean is None:
+            out.append(None)
+        elif i and variants[i - 1].stats.mean == mean:
+            out.append(out[-1])
+        else:
+            out.append(i + 1)
+    return out
 
 
 def csv_rows(variants: Sequence[VariantStats]) -> list[list[Any]]:
@@ -103,8 +132,11 @@ def ci_text(v: VariantStats) -> str:
 
 
 def seeds_text(v: VariantStats) -> str:
-    """``3``, ``2 ✘1`` (one failed, left out), ``2 ?1`` (one with no value yet)."""
+    """``3``, ``3 ●1`` (one still running), ``2 ✘1`` (one failed, left out), ``2 ?1`` (one
+    with no value there)."""
     parts = [str(v.seeds)]
+    if v.running:
+        parts.append(f"●{v.running}")
     if v.failed:
         parts.append(f"✘{v.failed}")
     if v.missing:
@@ -122,8 +154,8 @@ def at_words(at: str) -> str:
 def top_lines(runs: Sequence[Run], count: int = TOP) -> list[str]:
     """The headless summary's last lines: the best ``count`` variants by the main metric at
     the final epoch, mean ± std over seeds; none when no run logged a metric."""
-    metric, variants = compare(runs)
-    variants = [v for v in variants if v.stats.mean is not None]
+    found = compare(runs)
+    metric, variants = found.metric, [v for v in found.variants if v.stats.mean is not None]
     if metric is None or not variants:
         return []
     lines = [f"top variants by {metric} at the final epoch (mean ± std over seeds):"]

@@ -1,37 +1,34 @@
-"""Learning curves: one metric over epochs as a braille line plot.
+"""Learning curves: one metric over epochs as a braille line plot, with a legend.
 
-A run shows its curve; a variant its seeds and their mean; a grid one curve per variant
-(the mean over its seeds).
+A run shows its curve; a variant its seeds, and their mean with a band of ± one standard
+deviation (a failed seed is drawn dim and left out of the mean); a grid one curve per
+variant (the mean over its seeds that did not fail).
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable, Optional
 
+import numpy as np
 from rich.text import Text
 from textual.widget import Widget
 
 from slc_tui.engine.progress import EPOCH_COLUMNS, epoch_of, main_metric, read_progress
-from slc_tui.sweep.fmt import fmt_num
+from slc_tui.seed_curves import band
+from slc_tui.states import RunState
+from slc_tui.ui.braille import Points, Series, plot
+
+__all__ = ["Curves", "Points", "Series", "curve", "load_progress", "mean_band", "plot"]
+FAILED = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.LOST})
+"""States whose runs' curves are left out of a mean."""
 
 SEED_STYLES = ("cyan", "magenta", "blue", "green", "yellow", "bright_red")
 """Colours of the seeds' (or variants') curves, in turn; a variant's mean is drawn bold."""
-_DOTS = ((0x01, 0x08), (0x02, 0x10), (0x04, 0x20), (0x40, 0x80))
-"""Braille dot bits by (row in cell, column in cell)."""
-
-
-Points = list[tuple[float, float]]
-"""A curve's (epoch, value) points."""
-
-
-@dataclass
-class Series:
-    """One curve: points (epoch, value) and how it is drawn."""
-
-    points: list[tuple[float, float]]
-    style: str
+FAILED_STYLE = "grey50"
+"""A failed seed's curve: shown, but left out of the mean."""
+StateOf = Callable[[list[str]], list[Optional[RunState]]]
+"""The states of the runs in some output folders (None: unknown)."""
 
 
 _cache: dict[str, tuple[tuple[float, int], tuple[list[str], list[list[Any]]]]] = {}
@@ -67,84 +64,37 @@ def curve(columns: list[str], rows: list[list[Any]], metric: str) -> list[tuple[
     return points
 
 
-def mean_curve(curves: list[list[tuple[float, float]]]) -> list[tuple[float, float]]:
-    """The mean over curves at each epoch that any of them reached."""
-    by_epoch: dict[float, list[float]] = {}
-    for points in curves:
-        for x, y in points:
-            by_epoch.setdefault(x, []).append(y)
-    return [(x, sum(v) / len(v)) for x, v in sorted(by_epoch.items())]
+def mean_band(
+    curves: list[Points],
+) -> tuple[Points, tuple[list[float], list[float], list[float]] | None]:
+    """The mean of ``curves`` at each epoch they all reached, and the band of ± one standard
+    deviation around it (None for a single curve)."""
+    got = band([(np.array([x for x, _ in c]), np.array([y for _, y in c])) for c in curves])
+    if got is None:
+        return [], None
+    mean = [(float(x), float(y)) for x, y in zip(got.x, got.center)]
+    if got.lo is None or got.hi is None:
+        return mean, None
+    return mean, (got.x.tolist(), got.lo.tolist(), got.hi.tolist())
 
 
-def _line(x0: int, y0: int, x1: int, y1: int) -> list[tuple[int, int]]:
-    """Dots of a straight line (Bresenham)."""
-    dots = []
-    dx, dy = abs(x1 - x0), -abs(y1 - y0)
-    sx, sy = (1 if x0 < x1 else -1), (1 if y0 < y1 else -1)
-    err = dx + dy
-    while True:
-        dots.append((x0, y0))
-        if x0 == x1 and y0 == y1:
-            return dots
-        e2 = 2 * err
-        if e2 >= dy:
-            err += dy
-            x0 += sx
-        if e2 <= dx:
-            err += dx
-            y0 += sy
+def variant_labels(groups: list[list[str]]) -> list[str]:
+    """The variants' names in a legend, from their runs' folders, without the prefix they
+    share up to an ``_`` (the grid's name: ``cartpole_pop16`` -> ``pop16``)."""
+    names = [os.path.basename(os.path.dirname(os.path.normpath(g[0]))) if g else "" for g in groups]
+    cut = os.path.commonprefix(names).rfind("_") + 1 if len(names) > 1 else 0  # noqa: RUF071
+    return [n[cut:] or n for n in names]
 
 
-def plot(series: list[Series], width: int, height: int) -> Text:
-    """Draw ``series`` in ``width`` x ``height`` cells: y labels, axis, braille curves."""
-    points = [p for s in series for p in s.points]
-    if not points or width < 12 or height < 2:
-        return Text("no progress yet" if not points else "", style="dim")
-    xs, ys = [p[0] for p in points], [p[1] for p in points]
-    x_lo, x_hi, y_lo, y_hi = min(xs), max(xs), min(ys), max(ys)
-    if y_hi == y_lo:
-        y_lo, y_hi = y_lo - 1, y_hi + 1
-    rows = height - 1
-    labels = [fmt_num(y_hi), fmt_num((y_hi + y_lo) / 2), fmt_num(y_lo)]
-    label_w = max(len(s) for s in labels)
-    cols = width - label_w - 1
-    dot_w, dot_h = cols * 2, rows * 4
-    cells: dict[tuple[int, int], list[int]] = {}
-
-    def to_dot(x: float, y: float) -> tuple[int, int]:
-        dx = 0 if x_hi == x_lo else round((x - x_lo) / (x_hi - x_lo) * (dot_w - 1))
-        return dx, round((y_hi - y) / (y_hi - y_lo) * (dot_h - 1))
-
-    for index, s in enumerate(series):
-        dots = [to_dot(x, y) for x, y in s.points]
-        path = dots[:1] if len(dots) == 1 else []
-        for a, b in zip(dots, dots[1:]):
-            path.extend(_line(*a, *b))
-        for dx, dy in path:
-            cell = cells.setdefault((dy // 4, dx // 2), [0, index])
-            cell[0] |= _DOTS[dy % 4][dx % 2]
-            cell[1] = index
-    text = Text()
-    label_rows = {0: labels[0], rows // 2: labels[1], rows - 1: labels[2]}
-    for r in range(rows):
-        label = label_rows.get(r, "")
-        text.append(f"{label:>{label_w}}", style="dim")
-        text.append("┤" if label else "│", style="dim")
-        for c in range(cols):
-            found = cells.get((r, c))
-            if found is None:
-                text.append(" ")
-            else:
-                text.append(chr(0x2800 + found[0]), style=series[found[1]].style)
-        text.append("\n")
-    left, right = f"ep {x_lo:g}", f"ep {x_hi:g}"
-    axis = " " * label_w + "└" + left + " " * max(cols - len(left) - len(right), 1) + right
-    text.append(axis[:width], style="dim")
-    return text
+def seed_label(output_dir: str) -> str:
+    """``s10`` for a run folder ``..._s10`` (else the folder's name)."""
+    name = os.path.basename(os.path.normpath(output_dir))
+    head, sep, seed = name.rpartition("_s")
+    return f"s{seed}" if sep and head else name
 
 
 class Curves(Widget):
-    """The curves of one run, or of every seed of a variant with their mean."""
+    """The curves of one run, or of every seed of a variant with their mean and band."""
 
     DEFAULT_CSS = """
     Curves {
@@ -160,48 +110,78 @@ class Curves(Widget):
         """The numeric columns seen in the last load (what ``m`` cycles through)."""
         self.series: list[Series] = []
         """What is drawn."""
+        self.state_of: StateOf | None = None
+        """Tells which runs failed (their curves stay out of means); set by the screen."""
         self._drawn: list[Series] | None = None
+        self._last: tuple[str, list[Any]] | None = None
+
+    def use_states(self, state_of: StateOf) -> None:
+        """Take run states from ``state_of`` from now on (and draw again with them)."""
+        self.state_of = state_of
+        if self._last is not None:
+            kind, arg = self._last
+            self.load(arg) if kind == "runs" else self.load_variants(arg)
+
+    def _failed(self, output_dirs: list[str]) -> list[bool]:
+        states = self.state_of(output_dirs) if self.state_of else [None] * len(output_dirs)
+        return [s in FAILED for s in states]
 
     def load(self, output_dirs: list[str]) -> None:
-        """Draw the runs in ``output_dirs``: one run, or a variant's seeds and their mean."""
+        """Draw the runs in ``output_dirs``: one run, or a variant's seeds, their mean and
+        its band (over the seeds that did not fail)."""
+        self._last = ("runs", list(output_dirs))
         metric, curves = self._read([output_dirs])
-        seeds = curves[0] if curves else []
-        self.series = [
-            Series(c, SEED_STYLES[i % len(SEED_STYLES)] if len(seeds) > 1 else "bold")
-            for i, c in enumerate(seeds)
-        ]
-        if len(seeds) > 1:
-            self.series.append(Series(mean_curve(seeds), "bold"))
-        n = len(seeds)
-        self._titles(metric, f"{n} seeds + mean" if n > 1 else "1 run" if n else "")
+        failed = dict(zip(output_dirs, self._failed(output_dirs)))
+        seeds = [(d, c) for d, c in (curves[0] if curves else []) if c]
+        many = len(seeds) > 1
+        self.series = []
+        for i, (d, c) in enumerate(seeds):
+            bad = failed.get(d, False)
+            style = FAILED_STYLE if bad else SEED_STYLES[i % len(SEED_STYLES)] if many else "bold"
+            label = f"✘ {seed_label(d)}" if bad else seed_label(d)
+            self.series.append(Series(c, style, label if many else ""))
+        counted = [c for d, c in seeds if not failed.get(d, False)]
+        if many and counted:
+            mean, spread = mean_band(counted)
+            if mean:
+                self.series.append(Series(mean, "bold", "mean", spread, "± std"))
+        n, left = len(counted), len(seeds) - len(counted)
+        what = f"{n} seeds + mean" if many else "1 run" if seeds else ""
+        self._titles(metric, what + (f", {left} failed left out" if left and many else ""))
 
-    def load_variants(self, groups: list[list[str]]) -> None:
-        """Draw one curve per variant, the mean over its seeds; ``groups`` are their runs."""
+    def load_variants(self, groups: list[list[str]], names: list[str] | None = None) -> None:
+        """Draw one curve per variant, the mean over its seeds that did not fail; ``groups``
+        are their runs' folders (``names``, their names, else taken from the folders)."""
+        self._last = ("variants", [list(g) for g in groups])
         metric, curves = self._read(groups)
-        means = [mean_curve(seeds) for seeds in curves if seeds]
+        means: list[tuple[str, Points]] = []
+        for dirs, runs, name in zip(groups, curves, names or variant_labels(groups)):
+            failed = dict(zip(dirs, self._failed(dirs)))
+            counted = [c for d, c in runs if c and not failed.get(d, False)]
+            mean = mean_band(counted)[0] if counted else []
+            if mean:
+                means.append((name, mean))
+        many = len(means) > 1
         self.series = [
-            Series(c, SEED_STYLES[i % len(SEED_STYLES)] if len(means) > 1 else "bold")
-            for i, c in enumerate(means)
+            Series(c, SEED_STYLES[i % len(SEED_STYLES)] if many else "bold", name)
+            for i, (name, c) in enumerate(means)
         ]
         n = len(means)
         what = f"{n} variant{'s' if n != 1 else ''} (seed mean{'s' if n != 1 else ''})"
         self._titles(metric, what if n else "")
 
-    def _read(self, groups: list[list[str]]) -> tuple[str | None, list[list[Points]]]:
-        """The metric plotted and, per group, the curves of its runs that have points."""
-        tables = [[load_progress(d) for d in dirs] for dirs in groups]
+    def _read(self, groups: list[list[str]]) -> tuple[str | None, list[list[tuple[str, Points]]]]:
+        """The metric plotted and, per group, each run's folder and curve."""
+        tables = [[(d, load_progress(d)) for d in dirs] for dirs in groups]
         columns: list[str] = []
         for group in tables:
-            for cols, _ in group:
+            for _, (cols, _) in group:
                 columns.extend(c for c in cols if c not in columns and c not in EPOCH_COLUMNS)
         self.columns = columns
         metric = self.metric if self.metric in columns else main_metric(columns)
         if not metric:
             return None, []
-        curves = [
-            [c for cols, rows in group if (c := curve(cols, rows, metric))] for group in tables
-        ]
-        return metric, curves
+        return metric, [[(d, curve(cols, rows, metric)) for d, (cols, rows) in g] for g in tables]
 
     def _titles(self, metric: str | None, what: str) -> None:
         self.border_title = metric or "curves"

@@ -15,10 +15,11 @@ from typing import Any
 from textual.binding import Binding
 from textual.screen import Screen
 
-from slc_tui.states import Verb
+from slc_tui.states import RunState, Verb
 from slc_tui.sweep.state import RunKey, SweepState
 from slc_tui.ui.commands import describe, describe_stop, rerun_targets, stop_targets
 from slc_tui.ui.compare_table import CompareScreen, default_export_path, export_csv
+from slc_tui.ui.curves import Curves
 from slc_tui.ui.feed import SEND_GROUP, SweepFeed
 from slc_tui.ui.help_screen import HelpScreen
 from slc_tui.ui.messages import QuitAsked
@@ -33,8 +34,8 @@ HELP = {
     "filter": "show only running / failed / pending / done runs, in turn",
     "search": "search run names (enter keeps the search, esc clears it)",
     "sort": "order variants by plan, metric, failures or name",
-    "compare": "table of the latest metrics of every variant (s sorts, e exports)",
-    "export": "write that table as CSV next to the runs",
+    "compare": "variants ranked over seeds: mean ± std, 95% CI (s sorts, m metric, e exports)",
+    "export": "write that ranking as CSV next to the runs (the CSV of slc-tui compare --csv)",
     "metric": "plot the next column of the progress file",
     "help": "this list",
     "quit": "quit; asks whether to stop runs that still go or leave them running",
@@ -54,6 +55,16 @@ class RunActions(Screen[None]):
         self.selected: NodeData | None = None
         """The tree node under the cursor."""
         self._armed: tuple[Any, float] | None = None
+
+    def on_mount(self) -> None:
+        """Tell the curves which runs failed: they leave those out of every mean."""
+        for curves in self.query(Curves):
+            curves.use_states(self.states_of)
+
+    def states_of(self, output_dirs: list[str]) -> list[RunState | None]:
+        """The states of the runs whose output folders are ``output_dirs`` (None: no run)."""
+        by_dir = {r.output_dir: r.state for r in self.model.runs.values()}
+        return [by_dir.get(d) for d in output_dirs]
 
     def action_stop(self) -> None:
         """Stop the selected run (or a variant's runs); a second ``k`` confirms."""
