@@ -124,7 +124,7 @@ def from_folder(root: Path) -> list[Run]:
     for folder, dirs, _ in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         if find_progress_file(folder) is not None:
-            found[folder] = _folder_run(Path(folder), root)
+            found[folder] = _folder_run(Path(folder))
     runs: list[Run] = []
     ledgers = sorted((root / STATE_DIR).glob("*.db")) if (root / STATE_DIR).is_dir() else []
     by_name = {os.path.basename(f): f for f in found}
@@ -138,7 +138,7 @@ def from_folder(root: Path) -> list[Run]:
     return runs
 
 
-def _folder_run(folder: Path, root: Path) -> Run:
+def _folder_run(folder: Path) -> Run:
     """A run from its folder and its ``config.json`` (when there is one)."""
     config: dict[str, Any] = {}
     try:
@@ -153,7 +153,7 @@ def _folder_run(folder: Path, root: Path) -> Run:
         variant = name[: match.start()] if match else folder.parent.name
     epochs = config.get("epochs")
     planned = epochs if isinstance(epochs, int) and not isinstance(epochs, bool) else None
-    grid = root.resolve().name
+    grid = folder.resolve().parent.parent.name  # data_dir/exp_name/run: the data_dir
     return Run(grid, variant, name, str(folder), planned_epochs=planned)
 
 
