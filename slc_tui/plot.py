@@ -59,20 +59,21 @@ def plot_command(
     if not any(s.columns for seeds in groups.values() for s in seeds):
         raise InputError(f"no runs with progress found in {' '.join(targets)}")
     columns = metric_columns(groups)
-    metrics = [resolve_metric(y, columns) for y in (ys or [PERFORMANCE])]
-    if None in metrics:
+    resolved = [resolve_metric(y, columns) for y in (ys or [PERFORMANCE])]
+    metrics = [m for m in resolved if m is not None]
+    if len(metrics) < len(resolved):
         raise InputError("the runs have no metric column to plot")
     x_col = _x_column(x, groups)
     for seeds in groups.values():
         for s in seeds:
             if s.failed:
                 print(f"slc-tui: left out {s.name} ({s.failed})", file=sys.stderr)
-    if not count and _ends_differ(groups, x_col, metrics[0]):  # type: ignore[arg-type]
+    if not count and _ends_differ(groups, x_col, metrics[0]):
         what = x_col or "epochs"
         print(f"slc-tui: seeds end at different {what}: each line ends where all its "
               "seeds still have values", file=sys.stderr)  # fmt: skip
-    path = Path(output) if output else _default_path(runs, metrics[0])  # type: ignore[arg-type]
-    figure = draw(groups, x_col, [m for m in metrics if m], smooth, estimator, spread, count)
+    path = Path(output) if output else _default_path(runs, metrics[0])
+    figure = draw(groups, x_col, metrics, smooth, estimator, spread, count)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI)
     if output is None:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from slc_tui.stats import ESTIMATE, Seed, bootstrap_ci
+from slc_tui.stats import ESTIMATE, Seed, bootstrap_band
 
 SPREADS = ("std", "ci", "none")
 """What a curve's band may be."""
@@ -77,5 +77,5 @@ def band(curves: Sequence[tuple[np.ndarray, np.ndarray]], estimator: str = "mean
         std = ys.std(axis=0)
         lo, hi = center - std, center + std
     elif spread == "ci" and len(curves) > 1:
-        lo, hi = bootstrap_ci(ys, estimator)  # type: ignore[misc]
+        lo, hi = bootstrap_band(ys, estimator) or (None, None)
     return Band(grid, center, lo, hi, len(curves))

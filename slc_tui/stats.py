@@ -53,6 +53,11 @@ def iqm(values: Sequence[float] | np.ndarray, axis: int = 0) -> Any:
 ESTIMATE: dict[str, Callable[..., Any]] = {"mean": np.mean, "median": np.median, "iqm": iqm}
 
 
+def _resample(n: int, resamples: int, seed: int) -> np.ndarray:
+    """``resamples`` x ``n`` indices drawn with replacement, from a generator seeded ``seed``."""
+    return np.random.default_rng(seed).integers(0, n, size=(resamples, n))
+
+
 def bootstrap_ci(
     values: Sequence[float] | np.ndarray,
     estimator: str = "mean",
@@ -60,28 +65,36 @@ def bootstrap_ci(
     resamples: int = RESAMPLES,
     seed: int = BOOTSTRAP_SEED,
 ) -> tuple[float, float] | None:
-    """The percentile-bootstrap interval of ``estimator`` over ``values`` (None for n < 2).
-
-    ``values`` may be 2-D (seeds x points): then one interval per point, as two arrays.
-    """
+    """The percentile-bootstrap interval of ``estimator`` over ``values`` (None for n < 2)."""
     a = np.asarray(values, dtype=float)
-    n = a.shape[0]
+    if a.size < 2:
+        return None
+    tail = (1 - confidence) / 2 * 100
+    stats = ESTIMATE[estimator](a[_resample(a.size, resamples, seed)], axis=1)
+    lo, hi = np.percentile(stats, [tail, 100 - tail])
+    return float(lo), float(hi)
+
+
+def bootstrap_band(
+    values: np.ndarray,
+    estimator: str = "mean",
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """:func:`bootstrap_ci` at each point of ``values`` (seeds x points), the same resamples
+    of seeds for every point; None for fewer than two seeds."""
+    n = values.shape[0]
     if n < 2:
         return None
-    picks = np.random.default_rng(seed).integers(0, n, size=(resamples, n))
-    tail = (1 - confidence) / 2 * 100
-    if a.ndim == 1:
-        stats = ESTIMATE[estimator](a[picks], axis=1)
-        lo, hi = np.percentile(stats, [tail, 100 - tail])
-        return float(lo), float(hi)
+    picks, tail = _resample(n, resamples, seed), (1 - confidence) / 2 * 100
     los, his = [], []
-    for start in range(0, a.shape[1], 64):  # a block of points at a time: bounded memory
-        block = a[:, start : start + 64][picks]  # resamples x n x points
-        stats = ESTIMATE[estimator](block, axis=1)
+    for start in range(0, values.shape[1], 64):  # a block of points at a time: bounded memory
+        stats = ESTIMATE[estimator](values[:, start : start + 64][picks], axis=1)
         lo, hi = np.percentile(stats, [tail, 100 - tail], axis=0)
         los.append(lo)
         his.append(hi)
-    return np.concatenate(los), np.concatenate(his)  # type: ignore[return-value]
+    return np.concatenate(los), np.concatenate(his)
 
 
 @dataclass(frozen=True)
