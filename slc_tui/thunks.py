@@ -5,11 +5,9 @@ Kept free of heavy imports: the run entrypoint uses it in every child process.
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import os
 import sys
-from collections.abc import Iterator
 
 from slc_tui.errors import InputError
 
@@ -18,15 +16,19 @@ if TYPE_CHECKING:
     from typing import Any, Callable
 
 
-@contextlib.contextmanager
-def no_bytecode() -> Iterator[None]:
-    """Import without writing ``__pycache__`` (loading or checking a grid creates nothing)."""
-    before = sys.dont_write_bytecode
-    sys.dont_write_bytecode = True
-    try:
-        yield
-    finally:
-        sys.dont_write_bytecode = before
+class no_bytecode:
+    """Import without writing ``__pycache__`` (loading or checking a grid creates nothing).
+
+    A class rather than ``contextlib.contextmanager``: this module is on every run's start-up
+    path, and contextlib is not otherwise imported there.
+    """
+
+    def __enter__(self) -> None:
+        self._before = sys.dont_write_bytecode
+        sys.dont_write_bytecode = True
+
+    def __exit__(self, *exc: object) -> None:
+        sys.dont_write_bytecode = self._before
 
 
 class ThunkError(InputError, ValueError):
