@@ -42,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from slc_tui.states import RunState, Verb
+from slc_tui.ui.nodes import RunNode
 
 THIS = Path(__file__).resolve()
 """This file: the thunk reference of the runs is ``THIS:flood``."""
@@ -113,7 +114,7 @@ def first_run_line(tree: Any) -> int:
     """The tree line of the first run (grid and variant nodes come before it)."""
     for line in range(1000):
         node = tree.get_node_at_line(line)
-        if node is not None and node.data is not None and node.data[0] == "run":
+        if node is not None and isinstance(node.data, RunNode):
             return line
     raise RuntimeError("no run in the tree")
 
