@@ -165,10 +165,10 @@ class Space:
 
 
 def _closest(word: str, keys: Sequence[str]) -> str:
-    import difflib
+    from slc_tui.gridfile_lines import closest  # only on an error: off the import path
 
-    found = difflib.get_close_matches(word, list(keys), n=1, cutoff=0.6)
-    return f" (did you mean {found[0]!r}?)" if found else ""
+    found = closest(word, keys)
+    return f" (did you mean {found!r}?)" if found else ""
 
 
 def _known(keys: Sequence[str], key: Any, what: str, shs: Sequence[str | None]) -> int:

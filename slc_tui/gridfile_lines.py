@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -213,11 +214,11 @@ class Problems:
         return GridFileError(message, self.path, ".".join(key) or None, line)
 
 
-def closest(word: str, choices: tuple[str, ...]) -> str | None:
+def closest(word: str, choices: Sequence[str]) -> str | None:
     """The choice most like ``word`` (a likely typo), if any is close."""
     import difflib
 
-    found = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return found[0] if found else None
 
 

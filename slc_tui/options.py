@@ -41,9 +41,9 @@ class RunOptions:
         names = [f.name for f in fields(self)]
         for key in flags:
             if key not in names:
-                import difflib
+                from slc_tui.gridfile_lines import closest  # only on an error
 
-                near = difflib.get_close_matches(key, names, n=1)
-                hint = f"; did you mean {near[0]!r}?" if near else f" (known: {', '.join(names)})"
+                near = closest(key, names)
+                hint = f"; did you mean {near!r}?" if near else f" (known: {', '.join(names)})"
                 raise InputError(f"unknown run option {key!r}{hint}")
         return replace(self, **{k: v for k, v in flags.items() if v is not None})

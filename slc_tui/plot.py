@@ -18,6 +18,7 @@ from slc_tui.engine.progress import EPOCH_COLUMNS
 from slc_tui.errors import InputError
 from slc_tui.seed_curves import Band, band, curve_of
 from slc_tui.stats import Seed
+from slc_tui.sweep.fmt import display_path
 from slc_tui.sweep.ranking import PERFORMANCE, resolve_metric, short_name
 from slc_tui.sweep.results import gather, metric_columns, seeds_of, selected
 
@@ -77,7 +78,7 @@ def plot_command(
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(path, dpi=DPI)
     if output is None:
-        print(f"slc-tui: wrote {_shown(path)}")
+        print(f"slc-tui: wrote {display_path(str(path))}")
     return 0
 
 
@@ -108,14 +109,6 @@ def _default_path(runs: Sequence[Any], metric: str) -> Path:
     tops = [os.path.dirname(os.path.dirname(os.path.abspath(r.output_dir))) for r in runs]
     grids = "+".join(dict.fromkeys(r.grid for r in runs)) or "runs"
     return Path(os.path.commonpath(tops) if tops else os.getcwd()) / f"{grids}_{metric}.png"
-
-
-def _shown(path: Path) -> str:
-    try:
-        rel = os.path.relpath(path)
-    except ValueError:
-        return str(path)
-    return str(path) if rel.startswith("..") else rel
 
 
 def draw(
