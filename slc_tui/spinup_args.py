@@ -26,7 +26,7 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from slc_tui.experiment import RESERVED_KEYS
+from slc_tui.experiment import OWN_LOGGER_KEYS, RESERVED_KEYS
 from slc_tui.grid import ExperimentGrid
 from slc_tui.grid_toml import to_toml
 from slc_tui.serialization import name_problem
@@ -47,8 +47,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
 
 HELP_WORDS = ("--help", "-h", "help")
-_OWN_LOGGER_KEYS = ("output_dir", "exp_name")
-"""``logger_kwargs`` keys slc-tui computes for each run (SLC's ``--use_tb`` and the like pass)."""
 _KEY = re.compile(r"(?P<key>[A-Za-z_]\w*(?::\w[\w.-]*)*)(?:\[(?P<sh>[\w.-]*)\])?")
 
 
@@ -226,7 +224,7 @@ def _check_logger_kwargs(flag: str, key: str, vals: list[Any]) -> None:
     given = [sub] if sub else [k for v in vals if isinstance(v, dict) for k in v]
     if sub is None and not all(isinstance(v, dict) for v in vals):
         raise FlagError("takes a dict (or set one key of it: --logger_kwargs:KEY VALUE)", flag)
-    for own in _OWN_LOGGER_KEYS:
+    for own in OWN_LOGGER_KEYS:
         if own in given:
             raise FlagError(f"slc-tui sets each run's logger_kwargs {own} itself", flag)
 
