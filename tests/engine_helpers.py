@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -84,3 +85,12 @@ def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condit
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out waiting for {what}")
+
+
+def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
+    """The one ``slc-tui: ...`` line of a refused command (exit 2, no traceback)."""
+    assert res.returncode == 2, res.stdout + res.stderr
+    assert "Traceback" not in res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("slc-tui: "), res.stderr
+    return lines[0]

@@ -9,7 +9,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from engine_helpers import cli, write_grid
+from engine_helpers import cli, one_line_error, write_grid
 
 from slc_tui.errors import InputError
 from slc_tui.plan import PlanError
@@ -20,14 +20,6 @@ pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(cli(*args), capture_output=True, text=True, stdin=subprocess.DEVNULL)
-
-
-def _one_line(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 2, res.stdout + res.stderr
-    assert "Traceback" not in res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("slc-tui: "), res.stderr
-    return lines[0]
 
 
 def _created(root: Path) -> list[str]:
@@ -59,7 +51,7 @@ def test_bad_values_exit_2_in_one_line_before_anything(
 ) -> None:
     grid = write_grid(in_tmp / "g.toml", "fo", "work", params, extra)
     for args in (["--no-ui"], ["--dry-run"]):
-        line = _one_line(_run(str(grid), *args))
+        line = one_line_error(_run(str(grid), *args))
         assert says in line, line
     assert _created(in_tmp) == []
 
@@ -71,7 +63,7 @@ def test_bad_values_exit_2_in_one_line_before_anything(
 )  # fmt: skip
 def test_bad_flags_exit_2_in_one_line(in_tmp: Path, flag: str, value: str) -> None:
     grid = write_grid(in_tmp / "g.toml", "fl", "work", "seed = 0")
-    line = _one_line(_run(str(grid), "--no-ui", flag, value))
+    line = one_line_error(_run(str(grid), "--no-ui", flag, value))
     assert f"argument {flag}: expected" in line and repr(value) in line
     assert _created(in_tmp) == []
 
@@ -81,7 +73,7 @@ def test_a_data_dir_under_a_file_exits_2(in_tmp: Path) -> None:
     grid = write_grid(in_tmp / "g.toml", "df", "work", "seed = 0")
     grid.write_text(grid.read_text().replace('data_dir = "data"', 'data_dir = "afile/data"'))
     for args in (["--no-ui"], ["--dry-run"]):
-        line = _one_line(_run(str(grid), *args))
+        line = one_line_error(_run(str(grid), *args))
         assert f"{grid}:4: [grid] data_dir: {in_tmp}/afile/data cannot be created: " in line
         assert f"{in_tmp}/afile is a file, not a folder" in line
     assert (in_tmp / "afile").read_text() == "not a folder"
@@ -97,7 +89,7 @@ def test_a_data_dir_that_cannot_be_written_exits_2(in_tmp: Path, where: str) -> 
         pytest.skip(f"{parent} is writable here (root ignores modes)")
     grid = write_grid(in_tmp / "g.toml", "ro", "work", "seed = 0")
     grid.write_text(grid.read_text().replace('data_dir = "data"', f'data_dir = "{parent}/d"'))
-    line = _one_line(_run(str(grid), "--no-ui"))
+    line = one_line_error(_run(str(grid), "--no-ui"))
     assert f":4: [grid] data_dir: {parent}/d cannot be created: {parent} is not writable" in line
 
 
@@ -119,7 +111,7 @@ def test_status_of_files_that_are_no_ledger_exits_2(in_tmp: Path) -> None:
     before = sorted(os.listdir(in_tmp))
     for target, says in cases.items():
         for command in ("status", "stop"):
-            assert says in _one_line(_run(command, target))
+            assert says in one_line_error(_run(command, target))
     assert sorted(os.listdir(in_tmp)) == before
 
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from engine_helpers import cli, write_grid
+from engine_helpers import cli, one_line_error, write_grid
 
 from slc_tui import payload as payload_mod
 from slc_tui.engine import ledger, rundir
@@ -27,14 +27,6 @@ def _run(*args: str, umask: int | None = None) -> subprocess.CompletedProcess[st
                           preexec_fn=setup)  # fmt: skip
 
 
-def _one_line_error(res: subprocess.CompletedProcess[str]) -> str:
-    assert res.returncode == 2, res.stdout + res.stderr
-    assert "Traceback" not in res.stderr
-    lines = res.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("slc-tui: "), res.stderr
-    return lines[0]
-
-
 def _escape(target: Path) -> str:
     return "/.." * 40 + str(target)
 
@@ -43,7 +35,7 @@ def test_a_seed_that_is_a_path_is_refused_and_writes_nothing(in_tmp: Path) -> No
     outside = in_tmp / "outside" / "x"
     grid = write_grid(in_tmp / "g.toml", "esc", "work", f'seed = ["{_escape(outside)}"]')
     for args in (["--no-ui"], ["--dry-run"]):
-        line = _one_line_error(_run(str(grid), *args))
+        line = one_line_error(_run(str(grid), *args))
         assert f"{grid}:7: [params] seed: the seed " in line and "integer seed" in line
     assert not (in_tmp / "outside").exists() and not Path("data").exists()
 
@@ -116,7 +108,7 @@ def test_values_that_look_like_paths_stay_inside_data_dir(in_tmp: Path) -> None:
 
 def test_a_value_too_long_for_a_folder_name_is_refused_at_once(in_tmp: Path) -> None:
     grid = write_grid(in_tmp / "l.toml", "long", "work", f'seed = 0\nlr = ["{"x" * 300}", 1]')
-    line = _one_line_error(_run(str(grid), "--no-ui"))
+    line = one_line_error(_run(str(grid), "--no-ui"))
     assert f"{grid}:8: [params] lr: the folder name long_lrxxx" in line
     assert "more than the file system's 255 bytes for a name" in line
     assert not Path("data").exists()
@@ -126,7 +118,7 @@ def test_a_path_beyond_path_max_is_refused(in_tmp: Path) -> None:
     deep = "/".join(["d" * 250] * 17)
     grid = write_grid(in_tmp / "p.toml", "deep", "work", "seed = 0").read_text()
     (in_tmp / "p.toml").write_text(grid.replace('data_dir = "data"', f'data_dir = "{deep}"'))
-    line = _one_line_error(_run("p.toml", "--dry-run"))
+    line = one_line_error(_run("p.toml", "--dry-run"))
     assert "p.toml:4: [grid] data_dir: run 'deep_s0': the folder " in line
     assert "for a path" in line
     assert not Path("d" * 250).exists()
