@@ -96,9 +96,20 @@ def run_parser() -> argparse.ArgumentParser:
     return add_run_options(p)
 
 
+def _gpus(text: str) -> str | int | list[int]:
+    """``--gpus``: ``auto``, ``none``, or device ids separated by commas (``0`` is device 0)."""
+    if text in ("auto", "none"):
+        return text if text == "auto" else 0
+    parts = [part.strip() for part in text.split(",")]
+    if not all(part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not auto, none or device ids like 0,1")
+    return [int(part) for part in parts]
+
+
 def add_run_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """The options of every command that runs a sweep."""
     from slc_tui.cpus import MAX_BUDGET, PER_CPU
+    from slc_tui.options import ORDERS
 
     p.add_argument(
         "--no-ui",
@@ -145,6 +156,18 @@ def add_run_options(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     p.add_argument("--backend", choices=("local", "slurm"), help="where runs go")
     p.add_argument(
+        "--gpus",
+        type=_gpus,
+        metavar="auto|none|0,1,..",
+        help="GPU budget (default: [run] gpus, else none): auto asks NVML, device ids are used "
+        "as given, none leaves the runs' CUDA_VISIBLE_DEVICES alone",
+    )
+    p.add_argument(
+        "--order",
+        choices=ORDERS,
+        help="how pending runs are offered to free cores (default: [run] order, else auto)",
+    )
+    p.add_argument(
         "--oversubscribe",
         action="store_true",
         default=None,
@@ -169,7 +192,8 @@ its one-word flags (``--retries``, ``--resume``...) go before THUNK."""
 def _flags(ns: argparse.Namespace) -> dict[str, Any]:
     if ns.all and not ns.dry_run:
         raise InputError("--all goes with --dry-run (it prints every run of the plan)")
-    keys = ("max_cpus", "retries", "timeout", "fail_fast", "backend", "oversubscribe")
+    keys = ("max_cpus", "retries", "timeout", "fail_fast", "backend", "oversubscribe", "gpus",
+            "order")  # fmt: skip
     return {k: getattr(ns, k) for k in keys}
 
 

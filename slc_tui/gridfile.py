@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slc_tui.gpus import share_problem
 from slc_tui.gridfile_lines import (
     GridFileError,
     LineMap,
@@ -26,17 +27,17 @@ from slc_tui.gridfile_lines import (
     check_keys,
     read_toml,
 )
+from slc_tui.gridfile_run import RUN_KEYS, run_options
 from slc_tui.gridfile_shape import ARRAYS, add_shape
 from slc_tui.gridfile_values import (
     as_cpus,
     as_flag,
-    as_number,
     as_text,
     check_plain,
     param_list,
     toml_repr,
 )
-from slc_tui.options import BACKENDS, RunOptions
+from slc_tui.options import RunOptions
 from slc_tui.serialization import name_problem
 
 if TYPE_CHECKING:
@@ -45,10 +46,9 @@ if TYPE_CHECKING:
 __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 
 TABLES = ("grid", "params", "run", "slurm", *ARRAYS)
-GRID_KEYS = ("name", "thunk", "num_cpu", "data_dir", "datestamp")
+GRID_KEYS = ("name", "thunk", "num_cpu", "gpus_per_run", "data_dir", "datestamp")
 CONFIG_SUFFIXES = (".yml", ".yaml")
 """What names a stable-learning-control experiment file rather than a TOML grid file."""
-RUN_KEYS = ("max_cpus", "retries", "timeout", "fail_fast", "backend", "oversubscribe", "mpiexec")
 
 
 @dataclass
@@ -63,6 +63,8 @@ class GridSpec:
     """``[grid] thunk``, resolved: ``module:function`` or ``/abs/path/file.py:function``."""
     num_cpu: int | str
     """MPI ranks per run: an int >= 1 or ``"auto"``."""
+    gpus_per_run: float
+    """GPU devices per run: 0, a fraction that divides one, or a whole number."""
     data_dir: Path
     """``[grid] data_dir``, absolute."""
     datestamp: bool
@@ -123,48 +125,6 @@ def _grid_name(p: Problems, value: Any) -> str:
     return name
 
 
-def _slurm_table(p: Problems, slurm: dict[str, Any]) -> dict[str, Any]:
-    """The ``[slurm]`` table as the Slurm backend checks it; its errors name file and line."""
-    if not slurm:
-        return {}
-    import re
-
-    from slc_tui.slurm_conf import SlurmConfigError, validate_slurm_table
-
-    try:
-        return validate_slurm_table(slurm)
-    except SlurmConfigError as exc:
-        text = str(exc)
-        named = re.match(r"\[slurm\] (?:has an unknown key '([^']+)'|(\w+))", text)
-        key = (named.group(1) or named.group(2)) if named else None
-        at = ("slurm", key) if key in slurm else ("slurm",)
-        raise p.error(at, text, where="") from None
-
-
-def _run_options(p: Problems, run: dict[str, Any], slurm: dict[str, Any]) -> RunOptions:
-    """The ``[run]`` table as ``RunOptions``, with the ``[slurm]`` table checked and attached."""
-    kw: dict[str, Any] = {"slurm": _slurm_table(p, slurm)}
-    for key, value in run.items():
-        at = ("run", key)
-        if key == "max_cpus":
-            kw[key] = as_cpus(p, at, value)
-        elif key == "retries":
-            kw[key] = int(as_number(p, at, value, integer=True))
-        elif key == "timeout":
-            kw[key] = as_number(p, at, value, integer=False)
-        elif key == "backend":
-            if value not in BACKENDS:
-                raise p.error(
-                    at, f"{toml_repr(value)} is not a backend; use one of {', '.join(BACKENDS)}"
-                )
-            kw[key] = value
-        elif key == "mpiexec":
-            kw[key] = as_text(p, at, value)
-        else:
-            kw[key] = as_flag(p, at, value)
-    return RunOptions(**kw)
-
-
 def _table(p: Problems, doc: dict[str, Any], name: str, required: bool) -> dict[str, Any]:
     """The top-level table ``name`` (empty when optional and absent)."""
     value = doc.get(name)
@@ -212,7 +172,10 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
     num_cpu = as_cpus(p, ("grid", "num_cpu"), grid_t.get("num_cpu", 1))
     data_dir = as_text(p, ("grid", "data_dir"), grid_t.get("data_dir", "data"))
     datestamp = as_flag(p, ("grid", "datestamp"), grid_t.get("datestamp", False))
-    options = _run_options(p, run_t, slurm_t)
+    gpus_per_run = grid_t.get("gpus_per_run", 0)
+    if problem := share_problem(gpus_per_run):
+        raise p.error(("grid", "gpus_per_run"), f"{toml_repr(gpus_per_run)} {problem}")
+    options = run_options(p, run_t, slurm_t)
     grid = ExperimentGrid(name)
     for key, vals, shorthand, in_name in param_list(p, params_t):
         try:
@@ -225,6 +188,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
         name=name,
         thunk=thunk,
         num_cpu=num_cpu,
+        gpus_per_run=float(gpus_per_run),
         data_dir=Path(os.path.abspath(os.path.expanduser(data_dir))),
         datestamp=datestamp,
         grid=grid,
@@ -249,6 +213,7 @@ def _load_config(path: str | Path, check_thunk: bool) -> GridSpec:
         name=grid.grid_name,
         thunk=thunk,
         num_cpu=where["num_cpu"],
+        gpus_per_run=0.0,
         data_dir=Path(os.path.abspath(os.path.expanduser(data_dir))),
         datestamp=bool(where["datestamp"]),
         grid=grid,

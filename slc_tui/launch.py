@@ -47,10 +47,36 @@ def run_command(
     return argv
 
 
-def run_env(num_cpu: int, base: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a run: unbuffered output, and the MPI settings for N > 1 ranks."""
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+"""The math libraries' thread counts, set for each run to the cores it has per rank."""
+GPU_ENV = "CUDA_VISIBLE_DEVICES"
+
+
+def run_env(
+    num_cpu: int,
+    base: dict[str, str] | None = None,
+    *,
+    threads: int = 1,
+    given_threads: int | None = None,
+    gpus: list[int] | None = None,
+) -> dict[str, str]:
+    """The environment of a run: unbuffered output, the MPI settings for N > 1 ranks, the
+    math libraries' threads, and its GPUs.
+
+    Args:
+        threads: cores per rank: each of :data:`THREAD_VARS` the environment does not set.
+        given_threads: ``[run] threads``, which sets them all whatever the environment says.
+        gpus: the run's devices (``[]``: none); None leaves ``CUDA_VISIBLE_DEVICES`` alone.
+    """
     env = dict(os.environ if base is None else base)
     env["PYTHONUNBUFFERED"] = "1"
     if num_cpu > 1:
-        env.update(IN_MPI="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+        env["IN_MPI"] = "1"
+    for var in THREAD_VARS:
+        if given_threads is not None:
+            env[var] = str(given_threads)
+        else:
+            env.setdefault(var, str(max(1, threads)))
+    if gpus is not None:
+        env[GPU_ENV] = ",".join(map(str, gpus))
     return env

@@ -7,8 +7,11 @@ from typing import Any
 
 from slc_tui.cpus import CpuCount
 from slc_tui.errors import InputError
+from slc_tui.gpus import GpuBudget
 
 BACKENDS = ("local", "slurm")
+ORDERS = ("auto", "plan", "longest-first", "breadth")
+"""How pending runs are offered to free cores (``[run] order``)."""
 
 
 @dataclass(frozen=True)
@@ -31,6 +34,15 @@ class RunOptions:
     """Another ``mpiexec`` than the mpich wheel's."""
     slurm: dict[str, Any] = field(default_factory=dict)
     """The grid file's ``[slurm]`` table."""
+    gpus: GpuBudget = 0
+    """The GPU budget: ``"auto"`` (NVML), a list of device ids, or 0 (none: runs'
+    ``CUDA_VISIBLE_DEVICES`` is left alone)."""
+    threads: int | None = None
+    """Math-library threads per rank (OMP/MKL/OpenBLAS); None: the cores per rank."""
+    order: str = "auto"
+    """How pending runs are offered to free cores: one of ``ORDERS``."""
+    preload: tuple[str, ...] = ()
+    """Modules a warm launcher imports once, forking each 1-rank run from it."""
 
     def override(self, **flags: Any) -> RunOptions:
         """A copy with the flags that were given (not None) taking precedence.

@@ -85,6 +85,7 @@ def plan_grid(
     thunk: Thunk,
     *,
     num_cpu: Any = 1,
+    gpus_per_run: float = 0.0,
     data_dir: str | os.PathLike[str] | None = None,
     datestamp: bool = False,
     options: RunOptions | None = None,
@@ -99,6 +100,7 @@ def plan_grid(
         thunk: a callable or ``module:function`` reference; a string that names one of the
             grid's keys takes each variant's value of that key, as in the reference.
         num_cpu: ranks per run (int or ``"auto"``).
+        gpus_per_run: GPU devices per run (0, a fraction of one, or a whole number).
         data_dir: where results go (default: ``DEFAULT_DATA_DIR``).
         datestamp: add a date and time (one for the whole plan) to output directories.
         options: the grid's run options.
@@ -128,7 +130,7 @@ def plan_grid(
         if wrong := logger_kwargs_problem(key, vals):  # a grid changed after add()
             raise PlanError(f"{where}: [{key}] {wrong}", key, wrong)
     runs = LazyRuns(grid, thunk, folder, ranks=ranks, datestamp=datestamp, options=options,
-                    start_idx=start_idx)  # fmt: skip
+                    start_idx=start_idx, gpus=gpus_per_run)  # fmt: skip
     found = grid_problem(runs)
     if found:
         raise PlanError(f"{where}: {found[0]}", found[1], found[0])
@@ -152,6 +154,7 @@ def plan_specs(
     for spec in specs:
         try:
             plan = plan_grid(spec.grid, spec.thunk, num_cpu=spec.num_cpu,
+                             gpus_per_run=spec.gpus_per_run,
                              data_dir=spec.data_dir, datestamp=spec.datestamp,
                              options=spec.options.override(**(overrides or {})),
                              start_idx=idx, source=str(spec.path), lazy=lazy)  # fmt: skip

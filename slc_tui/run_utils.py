@@ -60,7 +60,8 @@ class ExperimentGrid(_grid.ExperimentGrid):
         ``thunk`` is a callable, or the name of a grid parameter whose values are the
         callables (as in the reference). ``num_cpu``, ``data_dir`` and ``datestamp`` mean
         what they mean for ``call_experiment``. ``engine_options``: ``ui=True`` opens the
-        dashboard, ``resume=True``, and the ``[run]`` settings (``max_cpus``, ``retries``,
+        dashboard, ``resume=True``, ``gpus_per_run=`` (GPU devices per run: 0, a fraction, or
+        a whole number), and the ``[run]`` settings (``max_cpus``, ``gpus``, ``retries``,
         ``timeout``, ``fail_fast``, ``backend``...); an unknown one is a ``TypeError`` that
         names the nearest known one.
 
@@ -90,6 +91,7 @@ def _run_grid(
     data_dir: str | None = None,
     datestamp: bool = False,
     *,
+    gpus_per_run: float = 0.0,
     ui: bool = False,
     resume: bool = False,
     **options: Any,
@@ -103,8 +105,8 @@ def _run_grid(
         opts = RunOptions().override(**options)
     except SlcError as exc:
         raise TypeError(f"ExperimentGrid.run() got {exc}") from None
-    sweep = prepare.from_grid(grid, thunk, opts, num_cpu=num_cpu, data_dir=data_dir,
-                              datestamp=datestamp)  # fmt: skip
+    sweep = prepare.from_grid(grid, thunk, opts, num_cpu=num_cpu, gpus_per_run=gpus_per_run,
+                              data_dir=data_dir, datestamp=datestamp)  # fmt: skip
     grid.print()
     if ui:
         from slc_tui.headless import interactive

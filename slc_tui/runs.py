@@ -50,6 +50,9 @@ class Run:
     """Options of the run's grid (retries, timeout...)."""
     logger_params: dict[str, Any] | None = None
     """The ``logger_kwargs`` keys the grid gave, as given (None: the grid gave none)."""
+    gpus: float = 0.0
+    """GPU devices the run takes: 0, a fraction of one device (0.5: two runs share it), or a
+    whole number of devices (only where the sweep has a GPU budget)."""
 
     @property
     def params(self) -> dict[str, Any]:
@@ -82,10 +85,11 @@ class LazyRuns(Sequence[Run]):
 
     def __init__(self, grid: ExperimentGrid, thunk: Thunk, data_dir: str, *, ranks: int = 1,
                  datestamp: bool = False, options: RunOptions | None = None,
-                 start_idx: int = 0) -> None:  # fmt: skip
+                 start_idx: int = 0, gpus: float = 0.0) -> None:  # fmt: skip
         from slc_tui.grid import ExperimentGrid as Base
 
         self.grid, self.data_dir, self.num_cpu, self.start_idx = grid, data_dir, ranks, start_idx
+        self.gpus = gpus
         self.options = options or RunOptions()
         self.stamps = date_stamps(datestamp)
         self.thunk_key = thunk if isinstance(thunk, str) and thunk in grid.keys else None
@@ -132,7 +136,8 @@ class LazyRuns(Sequence[Run]):
         return Run(name=f"{exp_name}_s{seed}", idx=self.start_idx + i, grid=self.grid.grid_name,
                    variant=exp_name, seed=seed, kwargs=kwargs, output_dir=output_dir,
                    num_cpu=self.num_cpu, thunk=thunk, options=self.options,
-                   logger_params=given if isinstance(given, dict) else None)  # fmt: skip
+                   logger_params=given if isinstance(given, dict) else None,
+                   gpus=self.gpus)  # fmt: skip
 
     def _parts(self) -> tuple[str, list[list[str]], list[str], int] | None:
         """The grid name, the name parts of each factor but the seed (a key, or keys zipped

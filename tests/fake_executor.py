@@ -14,6 +14,7 @@ from pathlib import Path
 
 from slc_tui.engine.executor import Exited, Launched
 from slc_tui.engine.rundir import log_path
+from slc_tui.engine.slots import Grant
 from slc_tui.plan import Run
 
 FOREVER = None
@@ -127,7 +128,8 @@ class FakeExecutor:
         return [s.name for s in self.starts]
 
     # -- the Executor protocol --------------------------------------------------------------
-    def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
+    def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
+        cores = grant.cores
         script = self.script(run.name, attempt)
         if script.start_error:
             raise RuntimeError(script.start_error)

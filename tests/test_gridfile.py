@@ -204,7 +204,9 @@ def test_tables_and_keys(text: str, message: str) -> None:
 
 def test_unknown_key_lists_allowed_keys() -> None:
     e = error(HEAD.replace("name", "nmae"))
-    assert str(e).endswith("the allowed keys are name, thunk, num_cpu, data_dir, datestamp")
+    assert str(e).endswith(
+        "the allowed keys are name, thunk, num_cpu, gpus_per_run, data_dir, datestamp"
+    )
     assert (e.key, e.line, e.path) == ("grid.nmae", 2, Path.cwd() / "g.toml")
 
 

@@ -21,6 +21,7 @@ from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.engine.lock import EngineLock
 from slc_tui.engine.progress import ProgressTail
 from slc_tui.engine.records import Command
+from slc_tui.engine.slots import Grant
 from slc_tui.engine.sync import GridFiles
 from slc_tui.plan import Run
 from slc_tui.states import EventKind, RunState
@@ -137,16 +138,16 @@ class Book:
 class Live:
     """What the engine follows of a run it started (or adopted)."""
 
-    cores: list[int]
-    """The slots of the budget the run holds."""
+    grant: Grant
+    """The cores (and devices) of the budget the run holds."""
     tail: ProgressTail
     """Its progress file, read as it grows."""
     deadline: float | None = None
     """When it times out (``time.monotonic()``), if it has a timeout."""
 
     @classmethod
-    def of(cls, run: Run, cores: list[int], spent: float = 0.0) -> Live:
+    def of(cls, run: Run, grant: Grant, spent: float = 0.0) -> Live:
         """A run that just started (or has run ``spent`` seconds already)."""
         timeout = run.options.timeout
         deadline = time.monotonic() + timeout - spent if timeout else None
-        return cls(cores, ProgressTail(run.output_dir), deadline)
+        return cls(grant, ProgressTail(run.output_dir), deadline)

@@ -24,7 +24,8 @@ from slc_tui.engine.paths import ledger_path, lock_path
 from slc_tui.engine.reasons import explain_failure, last_lines, read_end
 from slc_tui.engine.reconcile import FRESH
 from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt, settle_log
-from slc_tui.engine.slots import Slots
+from slc_tui.engine.schedule import plan_order, starts
+from slc_tui.engine.slots import Grant, Resources
 from slc_tui.engine.wakeup import Wakeup
 from slc_tui.errors import SweepError
 from slc_tui.plan import GridPlan, Run
@@ -51,6 +52,7 @@ class Engine(Commands, Follow):
         executor: Executor,
         *,
         budget: list[int],
+        gpus: list[int] | None = None,
         fail_fast: bool = False,
         resume: Resume = Resume.ALL,
         listeners: Iterable[Listener] = (),
@@ -58,8 +60,8 @@ class Engine(Commands, Follow):
     ) -> None:
         self.plans = list(plans)
         self.executor = executor
-        self.slots = Slots(budget)
-        """Cores of the CPU budget, free or taken."""
+        self.resources = Resources(budget, gpus)
+        """Cores of the CPU budget and devices of the GPU budget, free or taken."""
         self.fail_fast = fail_fast
         self.resume = Resume.of(resume)
         """Which runs of an earlier sweep of these grids run again."""
@@ -100,7 +102,7 @@ class Engine(Commands, Follow):
         try:
             for plan in order:
                 taken = take(plan, token, self.resume, self._adopt,
-                             max_cpus=len(self.slots.cores), backend=backend)  # fmt: skip
+                             max_cpus=len(self.resources.slots.cores), backend=backend)  # fmt: skip
                 self.book.add(plan.name, taken.ledger, taken.journal, taken.lock)
                 self.rerun_succeeded[plan.name] = taken.rerun_succeeded
                 self.notices += taken.notices
@@ -119,7 +121,8 @@ class Engine(Commands, Follow):
         if not adopted:
             return False
         spent = time.time() - (old.started or time.time())
-        self.live[run.name] = Live.of(run, self.slots.take(run.num_cpu) or [], spent)
+        grant = self.resources.take(run) or Grant([])
+        self.live[run.name] = Live.of(run, grant, spent)
         return True
 
     # -- the loop ----------------------------------------------------------------------------
@@ -189,35 +192,28 @@ class Engine(Commands, Follow):
     def _start_ready(self) -> None:
         if self._paused or self._tripped or self.book.halted:
             return
-        for record in sorted(self.records.values(), key=lambda r: r.idx):
-            if record.state != RunState.PENDING:
-                continue
-            if not self.executor.can_start():
-                return
-            run = self.runs[record.name]
-            cores = self.slots.take(run.num_cpu)
-            if cores is None:
-                if self.slots.free_count() == 0:
-                    return
-                continue
-            self._start(run, record, cores)
+        pending = [self.records[n] for n in self.book.in_state(RunState.PENDING)]
+        for run, grant in starts(plan_order(pending, self.runs), self.resources,
+                                 self.executor.can_start):  # fmt: skip
+            self._start(run, self.records[run.name], grant)
 
-    def _start(self, run: Run, record: RunRecord, cores: list[int]) -> None:
+    def _start(self, run: Run, record: RunRecord, grant: Grant) -> None:
         attempt = record.attempt + 1
         payload = payload_path(self._data_dir[run.grid], run)
         try:
             prepare_attempt(run, attempt, payload, self._data_dir[run.grid])
-            launched = self.executor.start(run, payload, attempt, cores)
+            launched = self.executor.start(run, payload, attempt, grant)
         except Exception as exc:
-            self.slots.give(cores)
+            self.resources.give(grant)
             self.book.set(run.name, **{**FRESH, "state": RunState.RUNNING, "attempt": attempt,
                           "command": "", "started": time.time()})  # fmt: skip
             self._finish(run.name, RunState.FAILED, f"could not start: {exc}", None, None)
             return
-        self.live[run.name] = Live.of(run, cores)
-        cores_text = ",".join(map(str, cores))
+        self.live[run.name] = Live.of(run, grant)
+        cores_text = ",".join(map(str, grant.cores))
         self.book.set(run.name, **{**FRESH, "state": RunState.RUNNING, "attempt": attempt,
                       "pid": launched.pid, "job_id": launched.job_id, "cores": cores_text,
+                      "gpus": ",".join(map(str, grant.gpus or [])),
                       "command": launched.command, "started": time.time()})  # fmt: skip
         self.book.emit(EventKind.STARTED, run.name)
 
@@ -244,7 +240,8 @@ class Engine(Commands, Follow):
         run = self.runs[name]
         self._read_progress(name)
         live = self.live.pop(name, None)
-        self.slots.give(live.cores if live else [])
+        if live:
+            self.resources.give(live.grant)
         settle_log(run.output_dir)  # into its folder, if no rank of the run could move it
         end = read_end(log_path(run.output_dir))
         tail = last_lines(end)

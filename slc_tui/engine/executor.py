@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
+from slc_tui.engine.slots import Grant
 from slc_tui.plan import Run
 from slc_tui.states import RunState
 
@@ -52,8 +53,9 @@ class Executor(Protocol):
     poll_interval: float
     """Seconds between two polls worth making."""
 
-    def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
-        """Start one attempt of ``run``; its output goes to ``output.log`` in its folder."""
+    def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
+        """Start one attempt of ``run`` on the cores (and devices) of ``grant``; its output
+        goes to ``output.log`` in its folder."""
         ...
 
     def poll(self) -> list[Exited]:

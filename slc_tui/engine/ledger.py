@@ -33,7 +33,7 @@ from slc_tui.engine.records import (
     record_of_row,
     row_of_record,
 )
-from slc_tui.engine.schema import SCHEMA
+from slc_tui.engine.schema import upgrade
 from slc_tui.states import RunState, Verb
 
 __all__ = ["STATE_DIR", "Command", "Ledger", "RunRecord", "ledger_path", "state_dir"]
@@ -70,7 +70,7 @@ class Ledger:
             if tables and "runs" not in tables:  # some other program's database
                 raise sqlite3.DatabaseError("no such table: runs (not an slc-tui ledger)")
             conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(SCHEMA)
+            upgrade(conn)
             return cls(path, conn)
         except BaseException:
             conn.close()

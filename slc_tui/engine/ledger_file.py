@@ -11,7 +11,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from slc_tui.engine.paths import open_private
-from slc_tui.engine.schema import SCHEMA
+from slc_tui.engine.schema import upgrade
 
 ENGINE_TIMEOUT = 10.0
 """Seconds the engine waits for a busy ledger while it starts (claim, reconcile)."""
@@ -55,7 +55,7 @@ def build(path: Path, fill: Callable[[Path], None] | None = None) -> None:
     try:
         conn = connect(tmp, ENGINE_TIMEOUT)
         conn.execute("PRAGMA journal_mode=WAL")
-        conn.executescript(SCHEMA)
+        upgrade(conn)
         conn.close()
         if fill is not None:
             fill(tmp)  # opens and closes its own connection: the WAL ends in the file

@@ -24,6 +24,7 @@ import psutil
 from slc_tui.engine import procs
 from slc_tui.engine.executor import Exited, Launched, drain
 from slc_tui.engine.rundir import log_env, open_log
+from slc_tui.engine.slots import Grant
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
 from slc_tui.procid import CORES_ENV, ENGINE_ENV, RUN_ENV, engine_token
@@ -51,13 +52,16 @@ class LocalExecutor:
         self._mpiexec = mpiexec
         self._token = engine_token()
 
-    def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
+    def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
         """Start ``run`` writing to its log (beside its folder until the run makes the
-        folder: see :mod:`slc_tui.engine.rundir`), in a session of its own."""
+        folder: see :mod:`slc_tui.engine.rundir`), in a session of its own, on the cores
+        and devices of ``grant``."""
         argv = run_command(payload, run.num_cpu, self._mpiexec or run.options.mpiexec)
-        env = run_env(run.num_cpu)
+        per_rank = len(set(grant.cores)) // max(1, run.num_cpu)
+        env = run_env(run.num_cpu, threads=per_rank, given_threads=run.options.threads,
+                      gpus=grant.gpus)  # fmt: skip
         env[ENGINE_ENV] = self._token
-        env[CORES_ENV] = ",".join(map(str, cores))
+        env[CORES_ENV] = ",".join(map(str, grant.cores))
         env[RUN_ENV] = f"{run.name}:{attempt}"
         env.update(log_env(run.output_dir))
         log = open_log(run.output_dir)

@@ -16,7 +16,7 @@ from slc_tui.serialization import convert_json
 from slc_tui.states import Resume, RunState
 
 FRESH: dict[str, Any] = {
-    "pid": None, "job_id": None, "queue_state": "", "cores": "", "started": None,
+    "pid": None, "job_id": None, "queue_state": "", "cores": "", "gpus": "", "started": None,
     "ended": None, "exit_code": None, "signal": None, "reason": "", "tail": "",
     "epoch": None, "metrics": {},
 }  # fmt: skip

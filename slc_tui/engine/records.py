@@ -33,6 +33,8 @@ class RunRecord:
     attempt: int = 0
     pid: int | None = None
     cores: str = ""
+    gpus: str = ""
+    """The run's ``CUDA_VISIBLE_DEVICES`` (``""``: none given, or the sweep has no GPU budget)."""
     job_id: str | None = None
     command: str = ""
     started: float | None = None
@@ -75,7 +77,8 @@ ATTEMPT_COLUMNS = ("name", "attempt", "state", "pid", "job_id", "started", "ende
 
 def record_of_row(row: sqlite3.Row | Mapping[str, Any]) -> RunRecord:
     """A record from a ``runs`` row (JSON columns as text)."""
-    values = {k: row[k] for k in COLUMNS}
+    have = row.keys()
+    values = {k: row[k] for k in COLUMNS if k in have}  # an older ledger lacks later columns
     for k in JSON_COLUMNS:
         values[k] = json.loads(values[k] or "{}")
     values["seed"] = json.loads(values["seed"]) if values["seed"] is not None else None

@@ -22,6 +22,7 @@ from typing import Any
 from slc_tui.engine import slurm_cli as cli
 from slc_tui.engine.executor import Exited, Launched, drain
 from slc_tui.engine.rundir import log_env, log_path, starting_log
+from slc_tui.engine.slots import Grant
 from slc_tui.engine.slurm_cli import JobInfo, SlurmError
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
@@ -80,7 +81,7 @@ class SlurmExecutor:
         self._visible: set[str] = set()
 
     # -- the Executor protocol -------------------------------------------------------------
-    def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
+    def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
         """Submit ``run`` as a job of ``num_cpu`` tasks; SlurmError with Slurm's refusal."""
         log = starting_log(run.output_dir)
         log.parent.mkdir(parents=True, exist_ok=True)

@@ -25,12 +25,13 @@ from slc_tui.errors import InputError, SweepError
 from slc_tui.options import BACKENDS, RunOptions
 from slc_tui.plan import GridPlan, check_plans, plan_grid, plan_specs
 from slc_tui.states import Resume
+from slc_tui.sweep.gpu_budget import gpu_budget
 
 if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
     from slc_tui.gridfile import GridSpec
 
-ENGINE_WIDE = ("max_cpus", "backend", "fail_fast", "slurm")
+ENGINE_WIDE = ("max_cpus", "backend", "fail_fast", "slurm", "gpus")
 """``[run]`` settings that hold for the whole sweep, so several grid files must agree on them."""
 
 
@@ -45,6 +46,10 @@ class Sweep:
     """Slots of the CPU budget (core ids locally, CPU numbers on a cluster)."""
     specs: list[GridSpec] = field(default_factory=list)
     """The grid files, when the sweep came from files."""
+    gpus: list[int] | None = None
+    """Devices of the GPU budget (None: the sweep has none)."""
+    notices: list[str] = field(default_factory=list)
+    """What to say once before the sweep runs (``gpus = "auto"`` found no device...)."""
 
     @property
     def ledger_paths(self) -> list[Path]:
@@ -59,6 +64,7 @@ class Sweep:
             self.plans,
             make_executor(self.options),
             budget=self.budget,
+            gpus=self.gpus,
             fail_fast=self.options.fail_fast,
             resume=resume,
             listeners=listeners,
@@ -178,7 +184,8 @@ def from_plans(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridS
             raise InputError(f"the data directory {plan.data_dir} {problem}")
     budget = engine_budget(plans, options)
     check_plans(plans, len(budget))
-    return Sweep(plans, options, budget, list(specs))
+    gpus, notice = gpu_budget(plans, options)
+    return Sweep(plans, options, budget, list(specs), gpus, [notice] if notice else [])
 
 
 def from_files(
@@ -216,7 +223,8 @@ def from_files(
 
 def from_grid(grid: ExperimentGrid, thunk: Any, options: RunOptions, **where: Any) -> Sweep:
     """A sweep of a grid built in Python (``ExperimentGrid.run``); ``where`` holds
-    ``num_cpu``, ``data_dir`` and ``datestamp`` as :func:`~slc_tui.plan.plan_grid` takes them.
+    ``num_cpu``, ``gpus_per_run``, ``data_dir`` and ``datestamp`` as
+    :func:`~slc_tui.plan.plan_grid` takes them.
 
     Raises:
         InputError: an ``env_name`` value gymnasium does not know, or a plan or options

@@ -1,0 +1,90 @@
+"""The GPU budget: which devices a sweep may use, and how much of one a run takes.
+
+``[run] gpus`` is ``"auto"`` (ask NVML, within this process's ``CUDA_VISIBLE_DEVICES``), a
+list of device ids (used as given, no NVML), or ``0`` (no GPU budget: runs' environments are
+left alone). ``gpus_per_run`` is 0, a fraction that divides one device (0.5, 0.25, 1/3...),
+or a whole number of devices. ``nvidia-ml-py`` is imported only by :func:`detect` and
+:func:`device_ids_known`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Union
+
+GpuBudget = Union[str, int, list[int]]
+"""``"auto"``, ``0``, or a list of device ids."""
+VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
+
+
+def share_problem(share: object) -> str | None:
+    """Why ``share`` cannot be a run's GPU share, or None when it can."""
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0:
+        return (
+            "is not a GPU share; give 0, a fraction that divides one device (0.5) or a whole number"
+        )
+    if share >= 1:
+        if share != int(share):
+            return "is not a whole number of devices; above 1 a run takes whole devices"
+        return None
+    if share > 0 and abs(1 / share - round(1 / share)) > 1e-6:
+        return "does not divide one device; give 1/n of it (0.5, 0.25, 0.2...)"
+    return None
+
+
+def budget_problem(value: object) -> str | None:
+    """Why ``value`` cannot be ``[run] gpus``, or None."""
+    if value == "auto" or (value == 0 and not isinstance(value, bool)):
+        return None
+    if isinstance(value, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0
+                                       for d in value):  # fmt: skip
+        if len(set(value)) != len(value):
+            return "names a device twice"
+        return None
+    return 'is not a GPU budget; give "auto", a list of device ids like [0, 1], or 0 for none'
+
+
+def visible_ids(environ: dict[str, str] | None = None) -> list[int] | None:
+    """This process's ``CUDA_VISIBLE_DEVICES`` as device ids (None: not set)."""
+    text = (os.environ if environ is None else environ).get(VISIBLE_ENV)
+    if text is None:
+        return None
+    return [int(part) for part in text.split(",") if part.strip().isdigit()]
+
+
+def detect() -> tuple[list[int], str]:
+    """The devices NVML shows, within ``CUDA_VISIBLE_DEVICES`` when it is set; and what to
+    say when there are none (no NVML, no driver, no device), else ``""``."""
+    try:
+        import pynvml
+    except ImportError:
+        return [], "no GPUs: nvidia-ml-py is not installed (pip install nvidia-ml-py)"
+    try:
+        pynvml.nvmlInit()
+    except pynvml.NVMLError as exc:
+        return [], f"no GPUs: NVML does not answer ({exc})"
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+    finally:
+        pynvml.nvmlShutdown()
+    ids = list(range(count))
+    visible = visible_ids()
+    if visible is not None:
+        ids = [d for d in visible if d in ids]
+    return ids, "" if ids else "no GPUs: NVML shows no device"
+
+
+def unknown_devices(ids: Sequence[int]) -> list[int] | None:
+    """The ids NVML does not know (None: NVML cannot be asked, so nothing is checked)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:
+        return None
+    try:
+        count = pynvml.nvmlDeviceGetCount()
+    finally:
+        pynvml.nvmlShutdown()
+    return [d for d in ids if d >= count]

@@ -1,0 +1,59 @@
+"""The sweep's GPU budget, decided once: the devices, or None; checked against the runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from slc_tui.errors import InputError, SweepError
+from slc_tui.gpus import budget_problem, detect, share_problem, unknown_devices
+from slc_tui.options import RunOptions
+from slc_tui.plan import GridPlan
+
+
+def gpu_budget(plans: Sequence[GridPlan], options: RunOptions) -> tuple[list[int] | None, str]:
+    """The devices of the budget (None: no GPU budget) and what to say about it once
+    (``"auto"`` that found none), checked against every run's ``gpus_per_run``.
+
+    Raises:
+        InputError: a budget or share that is no budget or share, a device NVML does not know.
+        SweepError: a run asks for more devices than the budget has.
+    """
+    value = options.gpus
+    if problem := budget_problem(value):
+        raise InputError(f"gpus {value!r} {problem}")
+    notice = ""
+    devices: list[int] | None
+    if value == "auto":
+        devices, notice = detect()
+    elif isinstance(value, list) and value:
+        devices = list(value)
+        unknown = unknown_devices(devices) if options.backend != "slurm" else None
+        if unknown:
+            raise InputError(
+                f"gpus {value!r} names device {unknown[0]}, which NVML does not know on this "
+                "machine",
+                cli='give ids that nvidia-smi lists, or gpus = "auto"',
+                python="give ids that nvidia-smi lists, or gpus='auto'",
+            )
+    else:
+        devices = None
+    for plan in plans:
+        share = plan_share(plan)
+        if problem := share_problem(share):
+            raise InputError(f"gpus_per_run {share!r} of grid {plan.name!r} {problem}")
+        if share and not devices:
+            continue  # no GPU budget: the runs' environments are left alone
+        if devices and share > len(devices):
+            raise SweepError(
+                f"runs of {plan.source or plan.name} need {share:g} GPUs each but the GPU "
+                f"budget has {len(devices)} ({', '.join(map(str, devices))})",
+                cli="lower gpus_per_run in [grid], or give more devices to --gpus",
+                python="lower gpus_per_run=, or give more devices to gpus=",
+            )
+    return (devices or None) if value != 0 else None, notice
+
+
+def plan_share(plan: GridPlan) -> float:
+    """The GPU share of the plan's runs (every run of a grid asks for the same)."""
+    runs = plan.runs
+    return runs[0].gpus if len(runs) else 0.0
