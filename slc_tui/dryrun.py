@@ -38,6 +38,7 @@ def print_sweep(sweep: Sweep, out: IO[str], every: bool = False) -> None:
         cluster=sweep.options.backend == "slurm",
         limited=sweep.options.max_cpus != "auto",
         every=every,
+        gpus=sweep.gpus,
     )
 
 
@@ -102,12 +103,14 @@ def print_plan(
     cluster: bool = False,
     limited: bool = True,
     every: bool = True,
+    gpus: list[int] | None = None,
 ) -> None:
     """Print every grid's runs as a tree grid -> variant -> run (a summary of each grid
     unless ``every``), then how they pack.
 
     On a cluster (``cluster``) the budget is CPUs of the cluster, not cores of this machine,
-    and without ``max_cpus`` (not ``limited``) slc-tui sets no limit of its own.
+    and without ``max_cpus`` (not ``limited``) slc-tui sets no limit of its own. With a GPU
+    budget (``gpus``) the waves are packed into cores and devices, each run shown with its own.
     """
     total = sum(len(p.runs) for p in plans)
     for plan in plans:
@@ -139,6 +142,9 @@ def print_plan(
         f"{total:,} runs in {waves:,} wave{'s' if waves != 1 else ''} "
         "if runs take equally long\n"
     )
+    if gpus:
+        _device_plan(plans, budget, gpus, out, every)
+        return
     starts = [0]
     for plan in plans:
         starts.append(starts[-1] + len(plan.runs))
@@ -164,3 +170,27 @@ def _first_positions(wave: list[tuple[int, int]], cap: int) -> list[int]:
         if len(out) >= cap:
             break
     return out
+
+
+def _device_plan(
+    plans: Sequence[GridPlan], budget: list[int], gpus: list[int], out: IO[str], every: bool
+) -> None:
+    """The GPU budget and the waves packed into cores and devices."""
+    from slc_tui.sweep.waves import device_waves, grant_words
+
+    shares = sorted({p.runs[0].gpus for p in plans if len(p.runs)})
+    words = "/".join(f"{s:g}" for s in shares)
+    out.write(f"GPU budget: {len(gpus)} device{'s' if len(gpus) != 1 else ''} "
+              f"({','.join(map(str, gpus))}); runs take {words} GPU each\n")  # fmt: skip
+    waves = device_waves(plans, budget, gpus)
+    counted = f"{waves.count:,} waves" if waves.count is not None else "the first waves"
+    out.write(f"with cores and devices: up to {waves.widest:,} runs at a time, {counted} "
+              "if runs take equally long\n")  # fmt: skip
+    for i, wave in enumerate(waves.first, 1):
+        shown = wave if every else wave[:SHOWN_PER_WAVE]
+        names = [f"{plans[pi].runs[ri].name} ({grant_words(g)})" for pi, ri, g in shown]
+        more = f", ... and {len(wave) - len(shown):,} more" if len(wave) > len(shown) else ""
+        out.write(f"  wave {i}: {', '.join(names)}{more}\n")
+    if waves.count is not None and waves.count > len(waves.first):
+        out.write(f"  ... {waves.count - len(waves.first):,} more waves\n")
+    out.write("Nothing was run (--dry-run).\n")

@@ -3,14 +3,15 @@
 ``[run] gpus`` is ``"auto"`` (ask NVML, within this process's ``CUDA_VISIBLE_DEVICES``), a
 list of device ids (used as given, no NVML), or ``0`` (no GPU budget: runs' environments are
 left alone). ``gpus_per_run`` is 0, a fraction that divides one device (0.5, 0.25, 1/3...),
-or a whole number of devices. ``nvidia-ml-py`` is imported only by :func:`detect` and
-:func:`device_ids_known`.
+or a whole number of devices. ``nvidia-ml-py`` (``pynvml``) is imported only by the
+functions that ask NVML: :func:`detect`, :func:`unknown_devices`, :func:`device_usage`.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Union
 
 GpuBudget = Union[str, int, list[int]]
@@ -88,3 +89,62 @@ def unknown_devices(ids: Sequence[int]) -> list[int] | None:
     finally:
         pynvml.nvmlShutdown()
     return [d for d in ids if d >= count]
+
+
+@dataclass(frozen=True)
+class DeviceUsage:
+    """What NVML says of one device right now."""
+
+    index: int
+    util: float
+    """Percent of the last sample period the device was busy."""
+    used: int
+    """Memory in use, bytes."""
+    total: int
+    procs: dict[int, int]
+    """Memory in use by each process (pid -> bytes), where NVML tells."""
+
+    def of_pids(self, pids: Sequence[int]) -> int:
+        """Memory the processes ``pids`` use on this device, bytes."""
+        return sum(self.procs.get(pid, 0) for pid in pids)
+
+
+def device_usage(ids: Sequence[int]) -> dict[int, DeviceUsage]:
+    """NVML's view of each device of ``ids`` ({} where NVML does not answer)."""
+    try:
+        import pynvml
+
+        pynvml.nvmlInit()
+    except Exception:
+        return {}
+    out: dict[int, DeviceUsage] = {}
+    try:
+        for index in ids:
+            try:
+                handle = pynvml.nvmlDeviceGetHandleByIndex(index)
+                util = pynvml.nvmlDeviceGetUtilizationRates(handle).gpu
+                mem = pynvml.nvmlDeviceGetMemoryInfo(handle)
+                procs = {
+                    p.pid: int(p.usedGpuMemory or 0)
+                    for p in pynvml.nvmlDeviceGetComputeRunningProcesses(handle)
+                }
+            except pynvml.NVMLError:
+                continue
+            out[index] = DeviceUsage(index, float(util), int(mem.used), int(mem.total), procs)
+    finally:
+        pynvml.nvmlShutdown()
+    return out
+
+
+def usage_line(usage: DeviceUsage, pids: Sequence[int] = ()) -> str:
+    """``GPU 0 45% busy, 3.1/80.0 GB`` (and ``, this run 1.2 GB`` for ``pids``)."""
+    memory = f"{usage.used / 1e9:.1f}/{usage.total / 1e9:.1f} GB"
+    line = f"GPU {usage.index} {usage.util:.0f}% busy, {memory}"
+    if pids:
+        line += f", this run {usage.of_pids(pids) / 1e9:.1f} GB"
+    return line
+
+
+def ids_of(text: str) -> list[int]:
+    """Device ids of a ``CUDA_VISIBLE_DEVICES`` text as the ledger keeps it (``"0,1"``)."""
+    return [int(part) for part in text.split(",") if part.strip().isdigit()]

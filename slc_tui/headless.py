@@ -70,6 +70,7 @@ class Printer:
         if event.kind == EventKind.STARTED and r:
             where = f"pid {r.pid}, cores {r.cores}" if r.pid else f"Slurm job {r.job_id}"
             ranks = f", {r.num_cpu} ranks" if r.num_cpu > 1 else ""
+            ranks += f", gpus {r.gpus}" if r.gpus else ""
             retry = f", attempt {r.attempt}" if r.attempt > 1 else ""
             self._line(
                 f"{r.name}  {self._paint('started', RunState.RUNNING)} ({where}{ranks}{retry})"
@@ -96,26 +97,30 @@ class Printer:
 
 
 def table(records: Sequence[RunRecord], color: bool = False) -> str:
-    """A table of runs: name, state, attempts, duration, last metrics, reason."""
-    head = ("run", "state", "try", "time", "progress", "reason")
+    """A table of runs: name, state, attempts, duration, devices (where some run has any),
+    last metrics, reason."""
+    gpus = any(r.gpus for r in records)  # a column only where some run was given devices
+    head = ("run", "state", "try", "time", *(("gpus",) if gpus else ()), "progress", "reason")
     rows = [
         (
             r.name,
             f"{GLYPHS[r.state]} {r.state}",
             str(r.attempt),
             fmt_duration(r.duration),
+            *((r.gpus or "-",) if gpus else ()),
             fmt_metrics(r),
             r.reason,
         )
         for r in records
     ]
-    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(5)]
-    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)) + "  " + head[5]]
+    last = len(head) - 1
+    widths = [max(len(head[i]), *(len(row[i]) for row in rows)) for i in range(last)]
+    out = ["  ".join(h.ljust(w) for h, w in zip(head, widths)) + "  " + head[last]]
     for rec, row in zip(records, rows):
         cells = [c.ljust(w) for c, w in zip(row, widths)]
         if color:
             cells[1] = f"\x1b[{_COLORS[rec.state]}m{cells[1]}\x1b[0m"
-        out.append("  ".join(cells) + "  " + row[5])
+        out.append("  ".join(cells) + "  " + row[last])
     return "\n".join(line.rstrip() for line in out)
 
 

@@ -6,7 +6,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from slc_tui.states import STATES
+from slc_tui.engine.ledger import RunRecord
+from slc_tui.states import STATES, RunState
 from slc_tui.sweep.lifecycle import SweepHandle
 
 
@@ -42,7 +43,42 @@ def status_command(target: str, *, as_json: bool = False) -> int:
     print(f"{meta.get('grid_name')}: engine {engine}{paused}")
     print(table(records, use_color(sys.stdout)))
     print(counts(records))
+    for line in device_lines(records):
+        print(line)
     return 0
+
+
+def device_lines(records: list[RunRecord]) -> list[str]:
+    """Where NVML answers: each device the running runs hold, its use, and each run's own
+    memory on it (the run's processes found from its pid)."""
+    from slc_tui.gpus import device_usage, ids_of, usage_line
+
+    running = [r for r in records if r.state == RunState.RUNNING and r.gpus]
+    held = sorted({d for r in running for d in ids_of(r.gpus)})
+    usage = device_usage(held) if held else {}
+    lines = []
+    for index in held:
+        if index not in usage:
+            continue
+        lines.append(usage_line(usage[index]))
+        for r in running:
+            if index in ids_of(r.gpus):
+                used = usage[index].of_pids(tree_pids(r.pid))
+                lines.append(f"  {r.name}  {used / 1e9:.1f} GB")
+    return lines
+
+
+def tree_pids(pid: int | None) -> list[int]:
+    """``pid`` and its descendants (none when it is gone)."""
+    import psutil
+
+    if not pid:
+        return []
+    try:
+        root = psutil.Process(pid)
+        return [pid, *(p.pid for p in root.children(recursive=True))]
+    except psutil.Error:
+        return []
 
 
 def stop_command(target: str, timeout: float = 60.0) -> int:

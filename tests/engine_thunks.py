@@ -50,6 +50,9 @@ def work(
         "pid": os.getpid(),
         "in_mpi": os.environ.get("IN_MPI"),
         "omp": os.environ.get("OMP_NUM_THREADS"),
+        "mkl": os.environ.get("MKL_NUM_THREADS"),
+        "openblas": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "cuda": os.environ.get("CUDA_VISIBLE_DEVICES"),
         "size": os.environ.get("PMI_SIZE"),
     }
     (out / f"times.{rank}.json").write_text(json.dumps(record))

@@ -59,8 +59,8 @@ class Sweep:
     def engine(
         self, resume: Resume, listeners: Sequence[Listener] = (), linger: Any = None
     ) -> Engine:
-        """An engine for this sweep (not yet started)."""
-        return Engine(
+        """An engine for this sweep (not yet started), with the sweep's notices."""
+        engine = Engine(
             self.plans,
             make_executor(self.options),
             budget=self.budget,
@@ -70,6 +70,8 @@ class Sweep:
             listeners=listeners,
             linger=linger,
         )
+        engine.notices += self.notices
+        return engine
 
 
 def make_executor(options: RunOptions) -> Executor:

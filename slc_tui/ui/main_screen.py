@@ -205,7 +205,8 @@ class MainScreen(RunActions):
         keys = runs_under(self.model, data)
         if isinstance(data, RunNode) and keys:
             run = self.model.runs[keys[0]]
-            usage = self._sampler.sample(run.pid) if run.state == RunState.RUNNING else None
+            running = run.state == RunState.RUNNING
+            usage = self._sampler.sample(run.pid, run.gpus) if running else None
             self.details.show_run(run, usage, self.model.clock())
         else:
             title = self.model.grid_name(data.li) if isinstance(data, GridNode) else data.key[1]

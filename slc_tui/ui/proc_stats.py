@@ -21,6 +21,8 @@ class TreeUsage:
     """Resident memory in bytes, summed."""
     procs: int
     """How many processes the tree has."""
+    gpu: str = ""
+    """Where NVML answers: the run's devices, their use and the run's memory on them."""
 
 
 class ProcessSampler:
@@ -30,8 +32,9 @@ class ProcessSampler:
         self._procs: dict[int, Any] = {}
         self._last: tuple[int, float, TreeUsage] | None = None
 
-    def sample(self, pid: int | None) -> TreeUsage | None:
-        """The usage of ``pid`` and its descendants, or None when it is gone."""
+    def sample(self, pid: int | None, gpus: str = "") -> TreeUsage | None:
+        """The usage of ``pid`` and its descendants, or None when it is gone; with the
+        devices ``gpus`` (a ``CUDA_VISIBLE_DEVICES`` text) as NVML sees them."""
         import psutil
 
         if pid is None:
@@ -56,7 +59,7 @@ class ProcessSampler:
                 continue
             known[proc.pid] = proc
         self._procs = known
-        usage = TreeUsage(cpu, rss, len(known))
+        usage = TreeUsage(cpu, rss, len(known), _gpu_text(gpus, list(known)))
         self._last = (pid, now, usage)
         return usage
 
@@ -66,3 +69,13 @@ def fmt_bytes(n: int) -> str:
     if n >= 1e9:
         return f"{n / 1e9:.1f} GB"
     return f"{n / 1e6:.0f} MB"
+
+
+def _gpu_text(gpus: str, pids: list[int]) -> str:
+    """``GPU 0 45% busy, 3.1/80.0 GB, this run 1.2 GB`` for each device NVML answers for."""
+    if not gpus:
+        return ""
+    from slc_tui.gpus import device_usage, ids_of, usage_line
+
+    found = device_usage(ids_of(gpus))
+    return " · ".join(usage_line(u, pids) for u in found.values())

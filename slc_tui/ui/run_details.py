@@ -78,6 +78,8 @@ class RunDetails(Widget):
         proc = [f"ranks {run.num_cpu}"]
         if run.cores:
             proc.append(f"cores {run.cores}")
+        if run.gpus:
+            proc.append(f"gpus {run.gpus}")
         if run.pid and run.state == RunState.RUNNING:
             proc.append(f"pid {run.pid}")
         if run.job_id:
@@ -90,6 +92,8 @@ class RunDetails(Widget):
         if run.started:
             proc.append(fmt_duration((run.ended or now) - run.started, "--:--"))
         _field(text, "process", " · ".join(proc))
+        if usage is not None and usage.gpu:
+            _field(text, "gpu", usage.gpu)
         if run.exit_code is not None or run.signal:
             status = f"exit {run.exit_code}" if run.exit_code is not None else ""
             if run.signal:
