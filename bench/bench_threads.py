@@ -47,9 +47,12 @@ def grid_file(folder: Path, method: str, steps: int) -> Path:
     return path
 
 
-def run_records(folder: Path, method: str) -> list[dict[str, float]]:
-    name = "bench-threads-" + method.replace("=", "")
-    return [json.loads(p.read_text()) for p in (folder / "data").glob(f"{name}_*/*/torch.json")]
+def run_records(folder: Path) -> list[dict[str, float]]:
+    """What each run of the sweep in ``folder`` recorded."""
+    found = [json.loads(p.read_text()) for p in (folder / "data").rglob("torch.json")]
+    if len(found) != 2:
+        raise RuntimeError(f"expected 2 runs' records in {folder}, found {len(found)}")
+    return found
 
 
 def main() -> None:
@@ -61,24 +64,28 @@ def main() -> None:
     series = {m: Series(m) for m in METHODS}
     train: dict[str, list[float]] = {m: [] for m in METHODS}
     threads: dict[str, set[int]] = {m: set() for m in METHODS}
+    os_threads: dict[str, set[int]] = {m: set() for m in METHODS}
     for rep in range(args.repeats):
         for method in METHODS if rep % 2 == 0 else reversed(list(METHODS)):
             with tempfile.TemporaryDirectory() as tmp:
                 folder = Path(tmp)
                 grid = grid_file(folder, method, args.steps)
                 series[method].samples.append(timed([*slc_tui_command(), str(grid), "--no-ui"]))
-                for rec in run_records(folder, method):
+                for rec in run_records(folder):
                     train[method].append(rec["train_s"])
                     threads[method].add(int(rec["threads"]))
+                    os_threads[method].add(int(rec["os_threads"]))
             time.sleep(0.5)
     base = series["capped"].median
     rows = [
         [m, f"{s.median:.2f}", f"{s.lo:.2f}-{s.hi:.2f}", f"{s.median / base:.2f}x",
-         f"{statistics.median(train[m]):.2f}", ",".join(map(str, sorted(threads[m])))]
+         f"{statistics.median(train[m]):.2f}", ",".join(map(str, sorted(threads[m]))),
+         ",".join(map(str, sorted(os_threads[m])))]
         for m, s in series.items()
     ]  # fmt: skip
-    print(table(["method", "sweep s (median)", "range", "vs capped", "train s/run", "threads"],
-                rows))  # fmt: skip
+    head = ["method", "sweep s (median)", "range", "vs capped", "train s/run (median)",
+            "torch threads", "OS threads of a run"]  # fmt: skip
+    print(table(head, rows))
 
 
 if __name__ == "__main__":

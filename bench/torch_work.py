@@ -48,6 +48,8 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     record = {
         "threads": torch.get_num_threads(),
+        "interop": torch.get_num_interop_threads(),
+        "os_threads": len(os.listdir("/proc/self/task")),
         "train_s": time.perf_counter() - t0,
         "total_s": time.perf_counter() - start,
         "affinity": sorted(os.sched_getaffinity(0)),
