@@ -271,3 +271,28 @@ def test_nvml_detection_on_a_gpu_machine(tmp_path: Path, monkeypatch: pytest.Mon
                       'gpus_per_run = 1\n[run]\ngpus = "auto"')  # fmt: skip
     assert run(str(grid), "--no-ui", "--max-cpus", "2").returncode == 0
     assert {r["cuda"] for r in records_of("nvml").values()} == {str(ids[-1])}
+
+
+def test_status_adds_what_nvml_says_of_the_devices_in_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    import slc_tui.gpus as gpus
+    from slc_tui.engine.ledger import RunRecord
+    from slc_tui.gpus import DeviceUsage
+    from slc_tui.status import device_lines
+
+    me = os.getpid()
+    monkeypatch.setattr(gpus, "device_usage", lambda ids: {
+        d: DeviceUsage(d, 10.0 * d, int(2e9), int(16e9), {me: int(5e8)}) for d in ids
+    })  # fmt: skip
+    runs = [
+        RunRecord("a_s0", 0, "a", "a", 0, {}, "/x/a_s0", 1, RunState.RUNNING, pid=me, gpus="1"),
+        RunRecord("a_s1", 1, "a", "a", 1, {}, "/x/a_s1", 1, RunState.RUNNING, pid=None, gpus="2"),
+        RunRecord("a_s2", 2, "a", "a", 2, {}, "/x/a_s2", 1, RunState.SUCCEEDED, gpus="3"),
+    ]
+    assert device_lines(runs) == [
+        "GPU 1 10% busy, 2.0/16.0 GB", "  a_s0  0.5 GB",
+        "GPU 2 20% busy, 2.0/16.0 GB", "  a_s1  0.0 GB",
+    ]  # fmt: skip
+    monkeypatch.setattr(gpus, "device_usage", lambda ids: {})  # NVML does not answer
+    assert device_lines(runs) == []
