@@ -259,6 +259,8 @@ def launch(sweep: Sweep, ns: argparse.Namespace) -> int:
     if ns.dry_run:
         from slc_tui.dryrun import print_sweep
 
+        for line in sweep.notices:
+            print(line, file=sys.stderr)
         print_sweep(sweep, sys.stdout, every=ns.all)
         return 0
     from slc_tui.headless import interactive, run_headless

@@ -246,6 +246,8 @@ def test_auto_without_a_device_says_so_once(tmp_path: Path) -> None:
     assert (res.stdout + res.stderr).count(notice) == 1
     (rec,) = records_of("auto").values()
     assert rec["cuda"] == "7"  # no devices: no GPU budget, the variable left alone
+    dry = run(str(grid), "--dry-run", "--gpus", "auto")
+    assert dry.stderr.count(notice) == 1 and "GPU budget" not in dry.stdout
 
 
 def test_nvml_detection_on_a_gpu_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
