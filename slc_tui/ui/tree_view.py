@@ -16,6 +16,7 @@ FILTERS: list[tuple[str, frozenset[str] | None]] = [
     ("failed", frozenset({RunState.FAILED, RunState.LOST, RunState.CANCELLED})),
     ("pending", frozenset({RunState.PENDING})),
     ("done", frozenset({RunState.SUCCEEDED})),
+    ("pruned", frozenset({RunState.PRUNED})),
 ]
 """What ``f`` cycles through: a name and the states it shows."""
 SORTS = ("plan", "metric", "failures", "name")
