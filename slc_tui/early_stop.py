@@ -81,13 +81,15 @@ class EarlyStop:
     def describe(self) -> str:
         """The rule in one line, for ``--dry-run``."""
         best = "higher" if self.mode == "max" else "lower"
+        g, eta = self.grace, self.eta
         if self.rule == "asha":
-            how = (f"asha: at rungs epoch {self.grace}, {self.grace * self.eta}, "
-                   f"{self.grace * self.eta**2}, ... keep the best 1/{self.eta} of the variants")  # fmt: skip
+            how = f"asha: at rungs epoch {g}, {g * eta}, {g * eta**2}, ... keep the best 1/{eta}"
         else:
-            how = f"median: from epoch {self.grace}, stop a variant below the median of variants"
-        return (f"{how}; judged on the mean over seeds of {self.metric} ({best} is better), "
-                f"once {self.min_variants} variants reached the epoch; all seeds stop together")  # fmt: skip
+            how = f"median: from epoch {g}, stop a variant below the median of variants"
+        return (
+            f"{how}; judged on the mean over seeds of {self.metric} ({best} is better), once "
+            f"{self.min_variants} variants reached the epoch; all seeds stop together"
+        )
 
 
 def _shown(value: Any) -> str:
@@ -120,7 +122,9 @@ def early_stop_of(table: Mapping[str, Any]) -> EarlyStop:
         raise EarlyStopError("rule", f"{shown}; use one of {', '.join(map(_shown, RULES))}")
     metric = table.get("metric")
     if not isinstance(metric, str) or not metric.strip():
-        shown = "the key metric is missing" if metric is None else f"{_shown(metric)} is not a column name"
+        shown = "the key metric is missing"
+        if metric is not None:
+            shown = f"{_shown(metric)} is not a column name"
         raise EarlyStopError("metric", f'{shown}; name a progress column, e.g. "AverageEpRet"')
     mode = table.get("mode", "max")
     if mode not in MODES:
@@ -129,7 +133,8 @@ def early_stop_of(table: Mapping[str, Any]) -> EarlyStop:
     grace = table.get("grace", least_grace)
     if not _whole(grace, least_grace):
         why = " (asha's first rung is at epoch grace)" if rule == "asha" else ""
-        raise EarlyStopError("grace", f"{_shown(grace)} is not a whole number >= {least_grace}{why}")
+        problem = f"{_shown(grace)} is not a whole number >= {least_grace}{why}"
+        raise EarlyStopError("grace", problem)
     least = table.get("min_variants", 3)
     if not _whole(least, 2):
         raise EarlyStopError("min_variants", f"{_shown(least)} is not a whole number >= 2")
@@ -205,7 +210,7 @@ class Judge:
         from slc_tui.stats import ESTIMATE
 
         mean = ESTIMATE["mean"]
-        agg = {v: {e: float(mean(vals)) for e, vals in by.items() if vals} for v, by in progress.items()}  # fmt: skip
+        agg = {v: {e: float(mean(x)) for e, x in by.items() if x} for v, by in progress.items()}
         todo = {e for v in open_variants if v not in self.pruned for e in agg.get(v, ())
                 if (v, e) not in self.judged and self.spec.decides_at(e)}  # fmt: skip
         out: list[Decision] = []
@@ -214,8 +219,11 @@ class Judge:
             if self.spec.rule == "asha":  # a variant stopped at a lower rung is out of this one
                 peers = {v: x for v, x in peers.items() if not self._out_before(v, epoch)}
             else:
-                peers |= {v: by[max(by)] for v, by in agg.items()
-                          if v in self.pruned and v not in peers and by and max(by) < epoch}  # fmt: skip
+                peers |= {
+                    v: by[max(by)]
+                    for v, by in agg.items()
+                    if v in self.pruned and v not in peers and by and max(by) < epoch
+                }
             if len(peers) < self.spec.min_variants:
                 continue
             judge = [v for v in sorted(peers) if v in open_variants and v not in self.pruned
@@ -239,6 +247,7 @@ class Judge:
         from slc_tui.stats import ESTIMATE
 
         value, sign = peers[variant], 1.0 if self.spec.mode == "max" else -1.0
+        eta = self.spec.eta
         n = len(peers)
         if self.spec.rule == "median":
             threshold = float(ESTIMATE["median"](list(peers.values())))
@@ -247,7 +256,7 @@ class Judge:
         else:
             keep = max(1, n // self.spec.eta)
             threshold = sorted(peers.values(), key=lambda x: -sign * x)[keep - 1]
-            why = f"not in the best {keep} of {n} variants at epoch {epoch} (asha, eta {self.spec.eta})"  # fmt: skip
+            why = f"not in the best {keep} of {n} variants at epoch {epoch} (asha, eta {eta})"
         if sign * value >= sign * threshold:
             return None
         op = "<" if sign > 0 else ">"

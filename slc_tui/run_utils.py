@@ -62,9 +62,9 @@ class ExperimentGrid(_grid.ExperimentGrid):
         what they mean for ``call_experiment``. ``engine_options``: ``ui=True`` opens the
         dashboard, ``resume=True``, ``gpus_per_run=`` (GPU devices per run: 0, a fraction, or
         a whole number), ``early_stop={"rule": "median", "metric": "AverageEpRet", ...}``
-        (the keys of a grid file's ``[early_stop]`` table), and the ``[run]`` settings (``max_cpus``, ``gpus``, ``retries``,
-        ``timeout``, ``fail_fast``, ``backend``...); an unknown one is a ``TypeError`` that
-        names the nearest known one.
+        (the keys of a grid file's ``[early_stop]`` table), and the ``[run]`` settings
+        (``max_cpus``, ``gpus``, ``retries``, ``timeout``, ``fail_fast``, ``backend``...); an
+        unknown one is a ``TypeError`` that names the nearest known one.
 
         Raises:
             ExperimentsFailed: after every run ended, when some did not succeed (its

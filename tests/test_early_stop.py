@@ -104,7 +104,8 @@ def test_asha_keeps_the_best_third_at_each_rung() -> None:
     decisions = judge.decide(progress, set(progress))
     at = {d.variant: d.epoch for d in decisions}
     assert at == {f"v{k}": 1 for k in range(6)} | {"v6": 3, "v7": 3}
-    assert decisions[0].reason == "not in the best 3 of 9 variants at epoch 1 (asha, eta 3): 0.0 < 6.0"
+    first = "not in the best 3 of 9 variants at epoch 1 (asha, eta 3): 0.0 < 6.0"
+    assert decisions[0].reason == first
     assert [d.reason for d in decisions if d.variant == "v6"] == [
         "not in the best 1 of 3 variants at epoch 3 (asha, eta 3): 6.0 < 8.0"
     ]
@@ -119,7 +120,7 @@ def test_asha_ties_with_the_cut_off_are_kept() -> None:
 @pytest.mark.parametrize(
     ("table", "key", "words"),
     [
-        ({"rule": "mean", "metric": "R"}, "rule", '"mean" is not a rule; use one of "median", "asha"'),
+        ({"rule": "mean", "metric": "R"}, "rule", '"mean" is not a rule; use one of "median"'),
         ({"metric": "R"}, "rule", "the key rule is missing"),
         ({"rule": "median"}, "metric", "the key metric is missing"),
         ({"rule": "median", "metric": ""}, "metric", '"" is not a column name'),

@@ -13,7 +13,8 @@ from engine_helpers import cli, ledger, one_line_error, write_grid
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 RULE = '[early_stop]\nrule = "median"\nmetric = "AverageEpRet"\ngrace = 2\nmin_variants = 3\n'
-PARAMS = "score = [30.0, 20.0, 10.0, 0.0]\nseed = [0, 1]\nepochs = 10\nsecs = 0.2"
+PARAMS = "score = [30.0, 20.0, 10.0, 0.0]\nseed = [0, 1]\nepochs = 10\nsecs = 0.2\nlong_below = 15"
+"""Two good variants, then two poor ones that would run 10 s each if nothing stopped them."""
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -27,6 +28,8 @@ def test_a_pruned_sweep_exits_0_says_why_and_resume_does_not_rerun_it(in_tmp: Pa
     assert res.returncode == 0, res.stdout + res.stderr
     pruned = [line for line in res.stdout.splitlines() if "  pruned" in line and "] es_" in line]
     # the variants run two seeds at a time, best first: the last two fall below the median
+    # (a variant's seeds may start at different times; the poor runs are long, so that no
+    # seed of theirs ends before the rule decides)
     names = sorted(line.split()[1] for line in pruned)
     assert names == ["es_sco0-0_s0", "es_sco0-0_s1", "es_sco10-0_s0", "es_sco10-0_s1"]
     assert any("below the median of 3 variants at epoch 2: 10.5 < 20.5" in ln for ln in pruned)
@@ -61,14 +64,18 @@ def test_dry_run_shows_the_rule(in_tmp: Path) -> None:
 @pytest.mark.parametrize(
     ("table", "says"),
     [
-        ('rule = "best"\nmetric = "R"', ':7: [early_stop] rule: "best" is not a rule; use one '
-         'of "median", "asha"'),
-        ('rule = "median"', ':6: [early_stop]: the key metric is missing'),
+        (
+            'rule = "best"\nmetric = "R"',
+            ':7: [early_stop] rule: "best" is not a rule; use one of "median", "asha"',
+        ),
+        ('rule = "median"', ":6: [early_stop]: the key metric is missing"),
         ('rule = "median"\nmetric = "R"\ngrace = -1', ":9: [early_stop] grace: -1 is not a"),
         ('rule = "median"\nmetric = "R"\nmin_variants = 1', ":9: [early_stop] min_variants: 1 "),
         ('rule = "asha"\nmetric = "R"\neta = 1', ":9: [early_stop] eta: 1 is not a whole number"),
-        ('rule = "median"\nmetric = "R"\ngrase = 1', ":9: [early_stop] grase: unknown key (did "
-         "you mean grace?)"),
+        (
+            'rule = "median"\nmetric = "R"\ngrase = 1',
+            ":9: [early_stop] grase: unknown key (did you mean grace?)",
+        ),
     ],
 )
 def test_a_bad_early_stop_table_is_one_line_before_anything_runs(

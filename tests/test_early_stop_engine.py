@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from fake_executor import Script
-from test_engine_loop import sweep, states  # noqa: F401  (the fixture and a helper)
+from test_engine_loop import states, sweep  # noqa: F401  (the fixture and a helper)
 
 from slc_tui.early_stop import EarlyStop
 from slc_tui.grid import ExperimentGrid
