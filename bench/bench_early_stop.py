@@ -41,9 +41,9 @@ def outcome(grid: Path) -> dict[str, object]:
                             env=child_env(), capture_output=True, text=True, check=True)  # fmt: skip
     doc = json.loads(status.stdout)
     ran = sum(float(r["ended"]) - float(r["started"]) for r in doc["runs"] if r["started"])
-    return {"best": best["variant"], "best_mean": round(best["mean"], 2),
-            "pruned": doc["counts"]["pruned"], "started": sum(bool(r["started"]) for r in doc["runs"]),
-            "run_seconds": round(ran, 2)}  # fmt: skip
+    started = sum(bool(r["started"]) for r in doc["runs"])
+    return {"best": best["variant"], "best_mean": round(best["mean"], 2), "started": started,
+            "pruned": doc["counts"].get("pruned", 0), "run_seconds": round(ran, 2)}  # fmt: skip
 
 
 def main() -> None:
