@@ -13,10 +13,12 @@ either). The aggregate is the mean over those seeds (:data:`slc_tui.stats.ESTIMA
 Rules (each decision is made once, at the first moment at least ``min_variants`` variants
 have an aggregate at that epoch; a decision is never taken before epoch ``grace``):
 
-- ``median``: at every epoch ``e >= grace``, a variant whose aggregate is worse than the
-  median of the aggregates of the variants at ``e`` (itself included) is stopped. A variant
-  stopped earlier still counts at later epochs, with its aggregate at the last epoch it
-  reached (else each epoch would halve the survivors).
+- ``median``: at every epoch ``e >= grace``, a variant whose best aggregate so far (at
+  epochs ``<= e``, as Optuna's and Ray's median rules take the trial's best) is worse than
+  the median of the aggregates of the variants at ``e`` (itself included) is stopped: noise
+  at one epoch does not stop a variant that did well before. A variant stopped earlier
+  still counts at later epochs, with its aggregate at the last epoch it reached (else each
+  epoch would halve the survivors).
 - ``asha``: rungs at epochs ``grace * eta**k`` (k = 0, 1, ...); at a rung, a variant that is
   not among the best ``max(1, n // eta)`` of the ``n`` variants that reached it is stopped
   (ties with the cut-off are kept): successive halving, decided asynchronously. A variant
@@ -203,14 +205,15 @@ class Judge:
     """(variant, epoch) pairs judged and kept."""
     pruned: dict[str, Decision | None] = field(default_factory=dict)
     """Variants stopped (None: by an earlier engine, the reason is in the ledger)."""
+    _cache: dict[str, tuple[Mapping[int, Sequence[float]], dict[int, float]]] = field(
+        default_factory=dict, repr=False
+    )
 
     def decide(self, progress: Progress, open_variants: Collection[str]) -> list[Decision]:
         """The variants of ``open_variants`` (those that can still be stopped) to stop now,
-        given every variant's ``progress`` (stopped and finished ones too)."""
-        from slc_tui.stats import ESTIMATE
-
-        mean = ESTIMATE["mean"]
-        agg = {v: {e: float(mean(x)) for e, x in by.items() if x} for v, by in progress.items()}
+        given every variant's ``progress`` (stopped and finished ones too). A variant's
+        means are computed again only when its mapping is a new object."""
+        agg = self._means(progress)
         todo = {e for v in open_variants if v not in self.pruned for e in agg.get(v, ())
                 if (v, e) not in self.judged and self.spec.decides_at(e)}  # fmt: skip
         out: list[Decision] = []
@@ -229,7 +232,7 @@ class Judge:
             judge = [v for v in sorted(peers) if v in open_variants and v not in self.pruned
                      and (v, epoch) not in self.judged and epoch in agg[v]]  # fmt: skip
             for variant in judge:
-                decision = self._judge(variant, epoch, peers)
+                decision = self._judge(variant, epoch, peers, agg[variant])
                 if decision is None:
                     self.judged.add((variant, epoch))
                 else:
@@ -238,22 +241,41 @@ class Judge:
                 self.pruned.setdefault(decision.variant, decision)
         return out
 
+    def _means(self, progress: Progress) -> dict[str, dict[int, float]]:
+        """Each variant's mean over its seeds per epoch, from the cache where unchanged."""
+        from slc_tui.stats import ESTIMATE
+
+        mean = ESTIMATE["mean"]
+        out = {}
+        for variant, by in progress.items():
+            hit = self._cache.get(variant)
+            if hit is None or hit[0] is not by:
+                hit = (by, {e: float(mean(x)) for e, x in by.items() if x})
+                self._cache[variant] = hit
+            out[variant] = hit[1]
+        return out
+
     def _out_before(self, variant: str, epoch: int) -> bool:
         decision = self.pruned.get(variant)
         return decision is not None and decision.epoch < epoch
 
-    def _judge(self, variant: str, epoch: int, peers: Mapping[str, float]) -> Decision | None:
-        """The decision about ``variant`` at ``epoch`` among ``peers``, None when it stays."""
+    def _judge(
+        self, variant: str, epoch: int, peers: Mapping[str, float], mine: Mapping[int, float]
+    ) -> Decision | None:
+        """The decision about ``variant`` (its means ``mine``) at ``epoch`` among ``peers``,
+        None when it stays."""
         from slc_tui.stats import ESTIMATE
 
-        value, sign = peers[variant], 1.0 if self.spec.mode == "max" else -1.0
+        sign = 1.0 if self.spec.mode == "max" else -1.0
         eta = self.spec.eta
         n = len(peers)
-        if self.spec.rule == "median":
+        if self.spec.rule == "median":  # its best mean so far, as Optuna's and Ray's rules
+            value = sign * max(sign * x for e, x in mine.items() if e <= epoch)
             threshold = float(ESTIMATE["median"](list(peers.values())))
             word = "below" if sign > 0 else "above"
             why = f"{word} the median of {n} variants at epoch {epoch}"
         else:
+            value = peers[variant]
             keep = max(1, n // self.spec.eta)
             threshold = sorted(peers.values(), key=lambda x: -sign * x)[keep - 1]
             why = f"not in the best {keep} of {n} variants at epoch {epoch} (asha, eta {eta})"

@@ -71,6 +71,27 @@ def test_a_stopped_variant_still_counts_so_survivors_are_not_halved_every_epoch(
     assert judge.judged >= {("v2", 3), ("v3", 3)}
 
 
+def test_median_judges_a_variant_by_its_best_mean_so_far() -> None:
+    # epoch 2: 9, 5, 6 (a stops); epoch 3: "dip" falls to 1.0, under the median of 1, 6 and
+    # a's 5, but its best so far (9.0) is above it: it stays
+    progress = {"dip": seeds([0.0, 0.0, 9.0, 1.0]), "a": seeds([5.0] * 4), "c": seeds([6.0] * 4)}
+    judge = Judge(MEDIAN)
+    assert [(d.variant, d.epoch) for d in judge.decide(progress, set(progress))] == [("a", 2)]
+    assert ("dip", 3) in judge.judged and "dip" not in judge.pruned
+
+
+def test_the_best_variant_survives_noisy_epochs() -> None:
+    import random
+
+    rng = random.Random(0)
+    # twenty variants, the mean of variant k is k, every epoch's value off by up to +-8
+    progress = {f"v{k:02d}": seeds(*[[k + rng.uniform(-8, 8) for _ in range(60)]] * 3)
+                for k in range(20)}  # fmt: skip
+    stopped = {d.variant for d in Judge(MEDIAN).decide(progress, set(progress))}
+    assert "v19" not in stopped and "v18" not in stopped
+    assert {"v00", "v01", "v02"} <= stopped
+
+
 def test_each_epoch_of_a_variant_is_judged_once() -> None:
     judge = Judge(MEDIAN)
     three = {"a": seeds([5.0] * 3), "b": seeds([4.0] * 3), "c": seeds([6.0] * 3)}

@@ -54,10 +54,13 @@ class GridPruner:
         self.judge = Judge(plan.early_stop)
         self.seeds: dict[str, list[str]] = {}
         """The runs of each variant, in plan order."""
-        self.dirs = {run.name: run.output_dir for run in plan.runs}
+        self.names = [run.name for run in plan.runs]
         for run in plan.runs:
             self.seeds.setdefault(run.variant, []).append(run.name)
         self.progress: dict[str, SeedProgress] = {}
+        """Each counted run's values, by name."""
+        self.matched: dict[str, dict[int, list[float]]] = {}
+        """Each variant's seed values at the epochs it has an aggregate (:func:`matched`)."""
         self._states: dict[str, str] = {}
 
     def _read(self, record: RunRecord) -> bool:
@@ -73,26 +76,29 @@ class GridPruner:
 
     def decide(self, records: Mapping[str, RunRecord]) -> list[Decision]:
         """The variants to stop now (none when nothing changed since the last call)."""
-        changed = False
-        for name in self.dirs:
+        dirty: set[str] = set()
+        for name in self.names:
             record = records[name]
-            changed |= self._states.get(name) != record.state
+            changed = self._states.get(name) != record.state
             self._states[name] = record.state
             if record.state in COUNTED and record.attempt:
                 changed |= self._read(record)
             if record.state == RunState.PRUNED:
                 self.judge.pruned.setdefault(record.variant, None)
-        if not changed:
+            if changed:
+                dirty.add(record.variant)
+        if not dirty:
             return []
-        progress, open_variants = {}, set()
+        open_variants = set()
         for variant, names in self.seeds.items():
-            counted = [records[n] for n in names if records[n].state in COUNTED]
-            curves = [(self.progress[r.name].values, r.state == RunState.RUNNING)
-                      for r in counted if r.name in self.progress]  # fmt: skip
-            progress[variant] = matched(curves)
+            if variant in dirty or variant not in self.matched:
+                counted = [records[n] for n in names if records[n].state in COUNTED]
+                curves = [(self.progress[r.name].values, r.state == RunState.RUNNING)
+                          for r in counted if r.name in self.progress]  # fmt: skip
+                self.matched[variant] = matched(curves)  # a new object: the judge's cue
             if any(records[n].state in OPEN for n in names):
                 open_variants.add(variant)
-        return self.judge.decide(progress, open_variants)
+        return self.judge.decide(self.matched, open_variants)
 
 
 class Prune:
