@@ -48,3 +48,29 @@ if __name__ == "__main__":
     t0 = time.perf_counter()
     busy(n)
     print(f"{n} iterations, {time.perf_counter() - t0:.3f} s")
+
+
+def curve(
+    quality: float = 1.0,
+    seed: int = 0,
+    logger_kwargs: Any = None,
+    epochs: int = 15,
+    secs: float = 0.1,
+    **_: Any,
+) -> None:
+    """A thunk that trains on a sleep: ``epochs`` rows of ``AverageEpRet`` rising towards
+    ``100 * quality`` (plus noise of the seed), one every ``secs`` seconds."""
+    import math
+    import os
+    import random
+
+    out = (logger_kwargs or {}).get("output_dir", ".")
+    os.makedirs(out, exist_ok=True)
+    rng = random.Random(seed)
+    with open(os.path.join(out, "progress.txt"), "w") as f:
+        f.write("Epoch\tAverageEpRet\n")
+        for epoch in range(epochs):
+            time.sleep(secs)
+            value = 100.0 * quality * (1.0 - math.exp(-(epoch + 1) / 4.0)) + rng.gauss(0, 4)
+            f.write(f"{epoch}\t{value:.3f}\n")
+            f.flush()

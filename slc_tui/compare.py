@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import IO
 
 from slc_tui.errors import InputError
+from slc_tui.states import RunState
 from slc_tui.stats import FINAL, At, VariantStats
 from slc_tui.sweep.fmt import fmt_num
 from slc_tui.sweep.ranking import (
@@ -53,21 +54,28 @@ def compare_command(
         raise InputError(f"no runs found in {' '.join(targets)} (no folder with a progress file)")
     found = compare(runs, metric, at)
     name, variants = found.metric, found.variants
+    pruned = {(r.grid, r.variant): r.reason for r in runs if r.state == RunState.PRUNED}
     if name is None:
         raise InputError(f"no run in {' '.join(targets)} has written a metric yet")
     if fmt == "json":
-        doc = [{"rank": r, **v.as_dict()} for r, v in zip(ranks(variants), variants)]
+        doc = [{"rank": r, **v.as_dict(), "pruned": pruned.get((v.grid, v.variant))}
+               for r, v in zip(ranks(variants), variants)]  # fmt: skip
         json.dump(_finite(doc), out, indent=2)
         out.write("\n")
     elif fmt == "csv":
         write_csv(variants, out)
     else:
-        out.write(table(name, at, variants) + "\n")
+        out.write(table(name, at, variants, pruned) + "\n")
     return 0
 
 
-def table(metric: str, at: At, variants: Sequence[VariantStats]) -> str:
-    """The ranking as aligned text, with what was left out below it."""
+def table(
+    metric: str,
+    at: At,
+    variants: Sequence[VariantStats],
+    pruned: dict[tuple[str, str], str] | None = None,
+) -> str:
+    """The ranking as aligned text, with what was left out and what was pruned below it."""
     grids = list(dict.fromkeys(v.grid for v in variants))
     head = ("grid", *HEAD) if len(grids) > 1 else HEAD
     rows = []
@@ -99,6 +107,10 @@ def table(metric: str, at: At, variants: Sequence[VariantStats]) -> str:
     if left:
         out.append("left out of the statistics (✘ failed, ? no value):")
         out.extend(f"  {name}: {why}" for _, name, why in left)
+    stopped = [(v, (pruned or {}).get((v.grid, v.variant))) for v in variants]
+    if any(why for _, why in stopped):
+        out.append("pruned by [early_stop] (✂; their values are from the epoch they stopped at):")
+        out.extend(f"  {short_name(v.variant, v.grid)}: {why}" for v, why in stopped if why)
     return "\n".join(out)
 
 

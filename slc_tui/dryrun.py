@@ -119,6 +119,8 @@ def print_plan(
             f"{', ' + plan.source if plan.source else ''})\n"
         )
         (_tree if every else _summary)(plan, out)
+        if plan.early_stop:
+            out.write(f"early stop: {plan.early_stop.describe()}\n")
     if not every:
         out.write(f"\nThe tree of all {total:,} runs: --dry-run --all.\n")
     segments = [seg for p in plans for seg in p.segments()]

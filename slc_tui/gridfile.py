@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from slc_tui.early_stop import EarlyStop
 from slc_tui.gpus import share_problem
+from slc_tui.gridfile_early_stop import early_stop_table
 from slc_tui.gridfile_lines import (
     GridFileError,
     LineMap,
@@ -45,7 +47,7 @@ if TYPE_CHECKING:
 
 __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 
-TABLES = ("grid", "params", "run", "slurm", *ARRAYS)
+TABLES = ("grid", "params", "run", "slurm", "early_stop", *ARRAYS)
 GRID_KEYS = ("name", "thunk", "num_cpu", "gpus_per_run", "data_dir", "datestamp")
 CONFIG_SUFFIXES = (".yml", ".yaml")
 """What names a stable-learning-control experiment file rather than a TOML grid file."""
@@ -78,6 +80,8 @@ class GridSpec:
     """The line of each table and key found in the file: ``"params.pop_size" -> 9``."""
     shown_path: str = ""
     """The path as the user gave it, for messages."""
+    early_stop: EarlyStop | None = None
+    """The ``[early_stop]`` table, when the file has one."""
 
     def error(self, key: str, problem: str) -> GridFileError:
         """A ``GridFileError`` about ``key`` (``"params.pop_size"``) of this file, with its line."""
@@ -176,6 +180,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
     if problem := share_problem(gpus_per_run):
         raise p.error(("grid", "gpus_per_run"), f"{toml_repr(gpus_per_run)} {problem}")
     options = run_options(p, run_t, slurm_t)
+    early_stop = early_stop_table(p, _table(p, doc, "early_stop", False))
     grid = ExperimentGrid(name)
     for key, vals, shorthand, in_name in param_list(p, params_t):
         try:
@@ -195,6 +200,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
         options=options,
         line_of=lines.as_dict(),
         shown_path=shown,
+        early_stop=early_stop,
     )
 
 

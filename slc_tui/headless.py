@@ -14,7 +14,7 @@ from typing import IO, TYPE_CHECKING
 
 from slc_tui.engine.events import Event
 from slc_tui.engine.ledger import RunRecord
-from slc_tui.states import EventKind, Resume, RunState
+from slc_tui.states import COMPLETE, EventKind, Resume, RunState
 from slc_tui.sweep.fmt import GLYPHS, counts_line, fmt_duration, fmt_metrics
 
 if TYPE_CHECKING:
@@ -25,7 +25,7 @@ PROGRESS_EVERY = 5.0
 """At most one progress line per run this often (seconds)."""
 _COLORS = {
     RunState.SUCCEEDED: "32", RunState.FAILED: "31", RunState.CANCELLED: "33",
-    RunState.LOST: "35", RunState.RUNNING: "36", RunState.PENDING: "2",
+    RunState.LOST: "35", RunState.RUNNING: "36", RunState.PENDING: "2", RunState.PRUNED: "34",
 }  # fmt: skip
 
 
@@ -86,7 +86,7 @@ class Printer:
             code = ""
             if r.state == RunState.FAILED and r.exit_code and not r.reason.startswith("exit code"):
                 code = f" (exit {r.exit_code})"
-            metrics = f"  {fmt_metrics(r)}" if r.state == RunState.SUCCEEDED and r.metrics else ""
+            metrics = f"  {fmt_metrics(r)}" if r.state in COMPLETE and r.metrics else ""
             self._line(f"{r.name}  {self._paint(r.state, r.state)}{took}{why}{code}{metrics}")
         elif event.kind == EventKind.RETRY and r:
             self._line(f"{r.name}  retrying ({event.text})")

@@ -25,6 +25,7 @@ from slc_tui.runpaths import grid_problem
 from slc_tui.runs import LazyRuns, Row, Run, grouped
 
 if TYPE_CHECKING:
+    from slc_tui.early_stop import EarlyStop
     from slc_tui.grid import ExperimentGrid
     from slc_tui.gridfile import GridSpec
     from slc_tui.payload import Thunk
@@ -54,6 +55,8 @@ class GridPlan:
     """A list, or for a dry run :class:`LazyRuns`."""
     source: str = ""
     """The grid file, or ``""`` for a grid built in Python."""
+    early_stop: EarlyStop | None = None
+    """The grid's ``[early_stop]`` rule, if any (:mod:`slc_tui.engine.prune` applies it)."""
 
     def rows(self) -> Iterator[Row]:
         """``(variant, name, output_dir)`` of every run, in plan order."""
@@ -92,6 +95,7 @@ def plan_grid(
     start_idx: int = 0,
     source: str = "",
     lazy: bool = False,
+    early_stop: EarlyStop | None = None,
 ) -> GridPlan:
     """Turn every variant of ``grid`` into a run, as ``ExperimentGrid.run`` would call them.
 
@@ -107,6 +111,7 @@ def plan_grid(
         start_idx: plan position of the first run (for several grids in one plan).
         source: the grid file, for messages.
         lazy: make each run only when it is asked for (a dry run of a huge grid).
+        early_stop: the grid's early-stopping rule.
 
     Raises:
         PlanError: two runs would share one output directory; a ``logger_kwargs`` that is
@@ -134,7 +139,8 @@ def plan_grid(
     found = grid_problem(runs)
     if found:
         raise PlanError(f"{where}: {found[0]}", found[1], found[0])
-    plan = GridPlan(name=grid.grid_name, data_dir=folder, runs=runs, source=source)
+    plan = GridPlan(name=grid.grid_name, data_dir=folder, runs=runs, source=source,
+                    early_stop=early_stop)  # fmt: skip
     if not lazy:
         plan.runs = list(runs)
     return plan
@@ -157,7 +163,8 @@ def plan_specs(
                              gpus_per_run=spec.gpus_per_run,
                              data_dir=spec.data_dir, datestamp=spec.datestamp,
                              options=spec.options.override(**(overrides or {})),
-                             start_idx=idx, source=str(spec.path), lazy=lazy)  # fmt: skip
+                             start_idx=idx, source=str(spec.path), lazy=lazy,
+                             early_stop=spec.early_stop)  # fmt: skip
         except PlanError as exc:
             if exc.key is None:
                 raise

@@ -25,7 +25,7 @@ from slc_tui.experiment import (
     setup_logger_kwargs,
 )
 from slc_tui.grid import default_shorthand
-from slc_tui.states import RunState
+from slc_tui.states import COMPLETE
 
 if TYPE_CHECKING:
     from slc_tui.engine.ledger import RunRecord
@@ -61,9 +61,10 @@ class ExperimentGrid(_grid.ExperimentGrid):
         callables (as in the reference). ``num_cpu``, ``data_dir`` and ``datestamp`` mean
         what they mean for ``call_experiment``. ``engine_options``: ``ui=True`` opens the
         dashboard, ``resume=True``, ``gpus_per_run=`` (GPU devices per run: 0, a fraction, or
-        a whole number), and the ``[run]`` settings (``max_cpus``, ``gpus``, ``retries``,
-        ``timeout``, ``fail_fast``, ``backend``...); an unknown one is a ``TypeError`` that
-        names the nearest known one.
+        a whole number), ``early_stop={"rule": "median", "metric": "AverageEpRet", ...}``
+        (the keys of a grid file's ``[early_stop]`` table), and the ``[run]`` settings
+        (``max_cpus``, ``gpus``, ``retries``, ``timeout``, ``fail_fast``, ``backend``...); an
+        unknown one is a ``TypeError`` that names the nearest known one.
 
         Raises:
             ExperimentsFailed: after every run ended, when some did not succeed (its
@@ -94,9 +95,11 @@ def _run_grid(
     gpus_per_run: float = 0.0,
     ui: bool = False,
     resume: bool = False,
+    early_stop: Any = None,
     **options: Any,
 ) -> None:
     """``ExperimentGrid.run``: every variant, in parallel inside the CPU budget."""
+    from slc_tui.early_stop import from_python
     from slc_tui.options import RunOptions
     from slc_tui.sweep import prepare
     from slc_tui.sweep.lifecycle import start_background
@@ -106,7 +109,8 @@ def _run_grid(
     except SlcError as exc:
         raise TypeError(f"ExperimentGrid.run() got {exc}") from None
     sweep = prepare.from_grid(grid, thunk, opts, num_cpu=num_cpu, gpus_per_run=gpus_per_run,
-                              data_dir=data_dir, datestamp=datestamp)  # fmt: skip
+                              data_dir=data_dir, datestamp=datestamp,
+                              early_stop=from_python(early_stop))  # fmt: skip
     grid.print()
     if ui:
         from slc_tui.headless import interactive
@@ -131,6 +135,6 @@ def _run_grid(
         if outcome.status == 130:
             raise KeyboardInterrupt
         records = outcome.records
-    failed = [r for r in records if r.state != RunState.SUCCEEDED]
+    failed = [r for r in records if r.state not in COMPLETE]
     if failed:
         raise ExperimentsFailed(failed)

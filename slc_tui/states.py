@@ -28,18 +28,24 @@ class RunState(_Word):
     FAILED = "failed"
     CANCELLED = "cancelled"
     LOST = "lost"
+    PRUNED = "pruned"
+    """Stopped early by ``[early_stop]``, with its variant's other seeds: no failure."""
 
 
 STATES: tuple[RunState, ...] = tuple(RunState)
 """Every state of a run, in the order views list them."""
-FINISHED = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST})
+FINISHED = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PRUNED}
+)
 """States a run does not leave by itself."""
+COMPLETE = frozenset({RunState.SUCCEEDED, RunState.PRUNED})
+"""Ends that are no failure: the exit status stays 0 and ``--resume`` keeps them."""
 
 
 def exit_status(states: Iterable[RunState]) -> int:
     """A sweep's exit status from its runs' states (DESIGN.md): 0 when none ended without
-    succeeding, else 1. (130, interrupted, is the engine's to say.)"""
-    return 1 if set(states) & (FINISHED - {RunState.SUCCEEDED}) else 0
+    succeeding (or being pruned), else 1. (130, interrupted, is the engine's to say.)"""
+    return 1 if set(states) & (FINISHED - COMPLETE) else 0
 
 
 class EngineStatus(_Word):
@@ -79,7 +85,7 @@ class Resume(_Word):
     ALL = "all"
     """Every run (a fresh sweep; earlier output is kept as ``output.N.log``)."""
     FAILED = "failed"
-    """Skip runs that succeeded (``--resume``)."""
+    """Skip runs that succeeded or were pruned (``--resume``)."""
     KEEP = "keep"
     """Change no run's state (an engine revived to obey a view's queued commands)."""
 

@@ -39,6 +39,8 @@ class Script:
     """What it writes to ``output.log`` when it starts."""
     epochs: int = 0
     """Progress rows it writes, one per poll, while it runs."""
+    returns: tuple[float, ...] = ()
+    """The ``AverageEpRet`` of each of those rows (default: 10, 20, 30...)."""
     stop_ticks: int = 1
     """Polls between a stop and its end (its grace, so to speak)."""
     ignores_stop: bool = False
@@ -210,5 +212,7 @@ class FakeExecutor:
         with open(path, "a") as f:
             if live.rows == 0:
                 f.write("Epoch\tAverageEpRet\n")
-            f.write(f"{live.rows}\t{10.0 * (live.rows + 1)}\n")
+            returns = live.script.returns
+            value = returns[live.rows] if live.rows < len(returns) else 10.0 * (live.rows + 1)
+            f.write(f"{live.rows}\t{value}\n")
         live.rows += 1

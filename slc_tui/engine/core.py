@@ -21,6 +21,7 @@ from slc_tui.engine.follow import Follow
 from slc_tui.engine.ledger import RunRecord
 from slc_tui.engine.opening import take
 from slc_tui.engine.paths import ledger_path, lock_path
+from slc_tui.engine.prune import Prune
 from slc_tui.engine.reasons import explain_failure, last_lines, read_end
 from slc_tui.engine.reconcile import FRESH
 from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt, settle_log
@@ -43,7 +44,7 @@ STOP_GRACE = 5.0
 INTERRUPTED = 130
 
 
-class Engine(Commands, Follow):
+class Engine(Commands, Follow, Prune):
     """Runs the plans of one or more grids; :meth:`run` returns the sweep's exit status."""
 
     def __init__(
@@ -143,6 +144,7 @@ class Engine(Commands, Follow):
                         break
                     self._start_ready()
                     self._poll_progress(PROGRESS_EVERY)
+                    self._prune(PROGRESS_EVERY)
                     self._cancel_tripped()
                     if self._finished() and (self._closing or not (self.linger and self.linger())):
                         break

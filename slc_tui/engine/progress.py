@@ -116,19 +116,25 @@ class ProgressTail:
 
     def poll(self) -> dict[str, Value] | None:
         """The newest complete row when rows were appended since the last poll, else None."""
+        rows = self.poll_rows()
+        return rows[-1] if rows else None
+
+    def poll_rows(self) -> list[dict[str, Value]]:
+        """Every complete row appended since the last poll, oldest first (the ``n``-th of
+        them is row ``self.rows - len(rows) + n`` of the file, counting from 1)."""
         if self._path is None:
             self._path = find_progress_file(self.output_dir)
             if self._path is None:
-                return None
+                return []
             self._sep = "," if self._path.suffix == ".csv" else "\t"
         try:
             size = self._path.stat().st_size
         except OSError:
-            return None
+            return []
         if size < self._offset:  # the file was rewritten: start over
             self._offset, self._partial, self.columns, self.rows = 0, "", [], 0
         if size == self._offset:
-            return None
+            return []
         with open(self._path, "rb") as f:
             f.seek(self._offset)
             chunk = f.read(size - self._offset)
@@ -136,7 +142,7 @@ class ProgressTail:
         text = self._partial + chunk.decode("utf-8", errors="replace")
         lines = text.split("\n")
         self._partial = lines.pop()
-        latest: dict[str, Value] | None = None
+        out: list[dict[str, Value]] = []
         for line in lines:
             if not line.strip():
                 continue
@@ -147,8 +153,8 @@ class ProgressTail:
             if len(cells) != len(self.columns):
                 continue
             self.rows += 1
-            latest = {c: _parse(v) for c, v in zip(self.columns, cells)}
-        return latest
+            out.append({c: _parse(v) for c, v in zip(self.columns, cells)})
+        return out
 
     def latest(self) -> tuple[int, dict[str, float]] | None:
         """The epoch and the numeric metrics of the newest row, when rows were appended."""

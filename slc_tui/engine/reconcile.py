@@ -13,7 +13,7 @@ from typing import Any, Callable
 from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.plan import GridPlan, Run
 from slc_tui.serialization import convert_json
-from slc_tui.states import Resume, RunState
+from slc_tui.states import COMPLETE, Resume, RunState
 
 FRESH: dict[str, Any] = {
     "pid": None, "job_id": None, "queue_state": "", "cores": "", "gpus": "", "started": None,
@@ -69,7 +69,7 @@ def reconcile(
         params = convert_json(run.params)
         if params != old.params:  # the grid file changed this run's hyperparameters
             changes.setdefault(run.name, {})["params"] = params
-        elif (resume != Resume.ALL and old.state == RunState.SUCCEEDED) or (
+        elif (resume != Resume.ALL and old.state in COMPLETE) or (
             resume == Resume.KEEP and old.state != RunState.LOST
         ):
             continue

@@ -17,7 +17,7 @@ from slc_tui.states import STATES, RunState
 
 GLYPHS = {
     RunState.PENDING: "○", RunState.RUNNING: "●", RunState.SUCCEEDED: "✔",
-    RunState.FAILED: "✘", RunState.CANCELLED: "⊘", RunState.LOST: "?",
+    RunState.FAILED: "✘", RunState.CANCELLED: "⊘", RunState.LOST: "?", RunState.PRUNED: "✂",
 }  # fmt: skip
 """One glyph per state: the states stay apart without colour (NO_COLOR)."""
 

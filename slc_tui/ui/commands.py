@@ -8,7 +8,7 @@ from slc_tui.ui.nodes import NodeData, RunNode
 
 STOPPABLE = frozenset({RunState.PENDING, RunState.RUNNING})
 """States ``k`` acts on (a pending run is cancelled before it starts)."""
-RERUNNABLE = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.LOST})
+RERUNNABLE = frozenset({RunState.FAILED, RunState.CANCELLED, RunState.LOST, RunState.PRUNED})
 """States ``r`` reruns when a variant or grid is selected."""
 
 

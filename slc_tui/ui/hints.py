@@ -20,6 +20,7 @@ SUMMARY_ORDER = (
     RunState.FAILED,
     RunState.CANCELLED,
     RunState.LOST,
+    RunState.PRUNED,
     RunState.RUNNING,
     RunState.PENDING,
 )

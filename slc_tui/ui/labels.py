@@ -18,6 +18,7 @@ STYLES = {
     RunState.FAILED: "bold red",
     RunState.CANCELLED: "magenta",
     RunState.LOST: "magenta",
+    RunState.PRUNED: "blue",
 }
 """The colour of each state."""
 WORDS = {
@@ -27,6 +28,7 @@ WORDS = {
     RunState.FAILED: "failed",
     RunState.CANCELLED: "cancelled",
     RunState.LOST: "lost",
+    RunState.PRUNED: "pruned",
 }
 """How the header and summaries name each state."""
 
@@ -76,6 +78,8 @@ def run_label(run: RunRecord, seed_width: int = 4) -> Text:
         text.append(f"ep {run.epoch:>3}", style="dim")
     if run.state == RunState.FAILED and run.reason:
         text.append(f"  {short_reason(run.reason)}", style="red")
+    elif run.state == RunState.PRUNED and run.reason and run.epoch is None:
+        text.append(f"  {run.reason}", style="blue")  # never started: the rule's words
     elif metric := run_metric(run):
         text.append(f"  {short_metric(metric[0])} {fmt_num(metric[1])}")
     elif run.state == RunState.RUNNING and run.queue_state:
@@ -84,10 +88,11 @@ def run_label(run: RunRecord, seed_width: int = 4) -> Text:
 
 
 def summary_text(summary: VariantSummary) -> Text:
-    """``4/9 ✘1 ●2``: runs done out of all, then failed, running and lost counts."""
+    """``4/9 ✘1 ●2``: runs done out of all, then failed, running, lost and pruned counts."""
     text = Text()
     text.append(f"{summary.done}/{summary.total}", style="green" if summary.done else "dim")
-    for state in (RunState.FAILED, RunState.RUNNING, RunState.CANCELLED, RunState.LOST):
+    for state in (RunState.FAILED, RunState.RUNNING, RunState.CANCELLED, RunState.LOST,
+                  RunState.PRUNED):  # fmt: skip
         if summary.states[state]:
             text.append(f" {GLYPHS[state]}{summary.states[state]}", style=STYLES[state])
     return text

@@ -20,6 +20,7 @@ ORDER = (
     RunState.FAILED,
     RunState.CANCELLED,
     RunState.LOST,
+    RunState.PRUNED,
     RunState.PENDING,
 )
 """The order of the counts in the header (what needs attention first)."""

@@ -15,7 +15,7 @@ FILTERS: list[tuple[str, frozenset[str] | None]] = [
     ("running", frozenset({RunState.RUNNING})),
     ("failed", frozenset({RunState.FAILED, RunState.LOST, RunState.CANCELLED})),
     ("pending", frozenset({RunState.PENDING})),
-    ("done", frozenset({RunState.SUCCEEDED})),
+    ("done", frozenset({RunState.SUCCEEDED, RunState.PRUNED})),  # pruned: ended, no failure
 ]
 """What ``f`` cycles through: a name and the states it shows."""
 SORTS = ("plan", "metric", "failures", "name")
