@@ -127,6 +127,10 @@ class FakeExecutor:
         return [s.name for s in self.starts]
 
     # -- the Executor protocol --------------------------------------------------------------
+    def flush(self) -> dict[str, str]:
+        """Nothing to submit: the scripted runs start at once."""
+        return {}
+
     def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
         script = self.script(run.name, attempt)
         if script.start_error:

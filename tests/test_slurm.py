@@ -20,6 +20,8 @@ from slurm_cluster import Cluster, slurm_cluster  # noqa: F401  (the session fix
 
 from slc_tui.engine import ledger as L
 from slc_tui.engine import slurm_cli
+from slc_tui.engine import slurm_parse as parse
+from slc_tui.engine.ledger_fs import fs_type
 from slc_tui.engine.core import Engine
 from slc_tui.engine.executor import Exited
 from slc_tui.engine.slurm import SlurmError, SlurmExecutor
@@ -39,7 +41,10 @@ def work(seed, logger_kwargs, secs=0.5, **_):
     with open(os.path.join(out, "progress.txt"), "w") as f:
         f.write("Epoch\\tAverageEpRet\\n0\\t1.0\\n")
     time.sleep(secs)
-    env = {k: os.environ.get(k, "") for k in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLC_TUI_ENGINE")}
+    env = {k: os.environ.get(k, "") for k in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLC_TUI_ENGINE",
+                                              "SLC_TUI_PREEMPT_SIGNAL")}
+    array, task = os.environ.get("SLURM_ARRAY_JOB_ID"), os.environ.get("SLURM_ARRAY_TASK_ID")
+    env["job"] = f"{array}_{task}" if array else env["SLURM_JOB_ID"]
     print("done", seed, env, flush=True)
 
 def fail(seed, logger_kwargs, **_):
@@ -91,19 +96,30 @@ def test_table_errors_name_the_key(table: dict[str, Any], words: str) -> None:
 
 
 def test_parse_answers() -> None:
-    jobs = slurm_cli.parse_squeue("12|PENDING|Priority|a_s0\n13|RUNNING|None|b|c\n")
-    assert jobs["12"].reason == "Priority" and jobs["12"].active
-    assert jobs["13"].name == "b|c" and jobs["13"].reason == ""
-    acct = slurm_cli.parse_sacct("14|CANCELLED by 0|0:15|x_s1|00:01:00\n15|TIMEOUT|0:0|y|01:00\n")
-    assert (acct["14"].state, acct["14"].reason, acct["14"].signal) == ("CANCELLED", "by 0", 15)
-    assert not acct["15"].active and acct["15"].time_limit == "01:00"
-    info = slurm_cli.parse_scontrol(
-        "JobId=7 JobName=r_s0 UserId=root(0) JobState=OUT_OF_MEMORY Reason=OutOfMemory "
-        "ExitCode=0:9 RunTime=00:00:02 TimeLimit=UNLIMITED StdOut=/x/output.log"
+    jobs = parse.parse_squeue(
+        "12|PENDING|0|Priority|a_s0|\n13|RUNNING|2|None|b|c|\n"
+        "14_3|RUNNING|0|None|grid|\n14_[4-9%2]|PENDING|0|JobArrayTaskLimit|grid|\n"
     )
-    assert info is not None
+    assert jobs["12"].reason == "Priority" and jobs["12"].active and jobs["12"].restarts == 0
+    assert jobs["13"].name == "b|c" and jobs["13"].reason == "" and jobs["13"].restarts == 2
+    assert set(jobs) == {"12", "13", "14_3"}  # the collapsed pending tasks are no job of ours
+    acct = parse.parse_sacct(
+        "14|CANCELLED by 0|0:15|00:01:00|x_s1\n15_2|TIMEOUT|0:0|01:00|y|z\n16_[3-4]|PENDING|0:0|1|g"
+    )
+    assert (acct["14"].state, acct["14"].reason, acct["14"].signal) == ("CANCELLED", "by 0", 15)
+    assert not acct["15_2"].active and acct["15_2"].time_limit == "01:00"
+    assert acct["15_2"].name == "y|z" and "16_[3-4]" not in acct
+    shown = parse.parse_scontrol(
+        "JobId=7 JobName=r_s0 UserId=root(0) JobState=OUT_OF_MEMORY Reason=OutOfMemory "
+        "ExitCode=0:9 RunTime=00:00:02 TimeLimit=UNLIMITED StdOut=/x/output.log\n"
+        "JobId=9 ArrayJobId=8 ArrayTaskId=1 JobName=g JobState=PREEMPTED Restarts=1 ExitCode=0:0\n"
+        "JobId=8 ArrayJobId=8 ArrayTaskId=2-5%2 JobName=g JobState=PENDING ExitCode=0:0\n"
+    )
+    info = shown["7"]
     assert (info.state, info.exit_code, info.signal, info.reason) == (
         "OUT_OF_MEMORY", 0, 9, "OutOfMemory")  # fmt: skip
+    assert set(shown) == {"7", "8_1"} and shown["8_1"].restarts == 1
+    assert parse.base_id("8_1") == "8" and parse.base_id("7") == "7"
 
 
 def test_no_sbatch_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,7 +132,7 @@ def test_no_sbatch_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_tmpfs_refused_when_jobs_leave_this_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if slurm_cli.fs_type("/dev/shm") != "tmpfs":
+    if fs_type("/dev/shm") != "tmpfs":
         pytest.skip("/dev/shm is not a tmpfs here")
     monkeypatch.setattr(slurm_cli, "partition_nodes", lambda _p: {"node1", "node2"})
     shm = Path(f"/dev/shm/slc-tui-test-{os.getpid()}")
@@ -152,8 +168,9 @@ def payload(where: Path, run: Run) -> Path:
 
 
 def submit(ex: SlurmExecutor, where: Path, plan: GridPlan) -> dict[str, str]:
-    """Start every run of ``plan``; their job ids by name."""
-    return {r.name: str(ex.start(r, payload(where, r), 1, []).job_id) for r in plan.runs}
+    """Start every run of ``plan`` (as one array, unless ``array = false``); job ids by name."""
+    ids = {r.name: ex.start(r, payload(where, r), 1, []).job_id for r in plan.runs}
+    return {name: str(job_id) for name, job_id in {**ids, **ex.flush()}.items()}
 
 
 def wait_ends(ex: SlurmExecutor, timeout: float = 60, seen: list[str] | None = None
@@ -218,7 +235,7 @@ def test_submit_and_follow_states(slurm_cluster: Cluster, tmp_path: Path) -> Non
     assert all(e.exit_code == 0 and not e.reason for e in ends.values()), ends
     assert "RUNNING" in seen and "COMPLETED" in seen, seen
     text = log_of(plan)
-    assert f"'SLURM_JOB_ID': '{ids[plan.runs[0].name]}'" in text  # its own job, its own log
+    assert f"'job': '{ids[plan.runs[0].name]}'" in text  # its own job, its own log
     assert "'SLURM_NTASKS': '1'" in text and "'SLC_TUI_ENGINE': ''" in text
 
 
@@ -294,8 +311,15 @@ def test_cluster_refusal_is_reported(
 ) -> None:
     run = make_plan(tmp_path, "work").runs[0]
     with pytest.raises(SlurmError, match="Slurm refused the job") as err:
-        SlurmExecutor(table).start(run, payload(tmp_path, run), 1, [])
+        SlurmExecutor({**table, "array": False}).start(run, payload(tmp_path, run), 1, [])
     assert words in str(err.value)
+    ex = SlurmExecutor(table)  # an array: refused at the flush, the run's end at the poll
+    ex.start(run, payload(tmp_path, run), 1, [])
+    assert ex.flush() == {}
+    (end,) = ex.poll()
+    assert end.name == run.name and end.exit_code is None and not end.requeue
+    assert end.reason.startswith("could not start: Slurm refused the job") and words in end.reason
+    assert not ex.running() and not list((tmp_path / "payloads").glob("../**/arrays/*"))
 
 
 @slurm
@@ -334,7 +358,10 @@ def test_resume_reattaches_instead_of_resubmitting(
     plan = make_plan(tmp_path, "work", seeds=(0, 1), secs=[3])
     crashed = Engine([plan], SlurmExecutor(FAST), budget=[0, 1])
     crashed.prepare()
-    crashed._start_ready()  # both submitted; then the engine "dies" without a word
+    crashed._start_ready()
+    for name, job_id in crashed.executor.flush().items():  # as the loop does, one array
+        crashed.book.set(name, job_id=job_id)
+    # both submitted; then the engine "dies" without a word
     ids = {n: r.job_id for n, r in crashed.records.items()}
     for files in crashed.book.files.values():
         files.close()  # as the kernel would at its death: the lock goes with the process

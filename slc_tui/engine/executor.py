@@ -21,6 +21,8 @@ class Launched:
     """The cluster's job id (None locally)."""
     command: str
     """The command line, for the details panel."""
+    queued: bool = False
+    """Submitted at the backend's next :meth:`Executor.flush` (its job id comes from there)."""
 
 
 @dataclass
@@ -36,6 +38,8 @@ class Exited:
     """The backend's own reason (``TIMEOUT``, ``OUT_OF_MEMORY``...); the engine adds the log's."""
     stopped: bool = False
     """True when the engine asked for the stop (a cancel, a timeout)."""
+    requeue: bool = False
+    """Not the run's fault (preempted, a node failed): a new attempt, not counted as a retry."""
 
     def outcome(self) -> tuple[RunState, str]:
         """The run's state and reason when the engine did not stop it itself."""
@@ -54,6 +58,11 @@ class Executor(Protocol):
 
     def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
         """Start one attempt of ``run``; its output goes to ``output.log`` in its folder."""
+        ...
+
+    def flush(self) -> dict[str, str]:
+        """Submit the runs started since the last flush (Slurm: one array per shape); their
+        job ids by run name. Called once per turn of the loop, after the starts."""
         ...
 
     def poll(self) -> list[Exited]:
