@@ -206,12 +206,13 @@ def start_cluster(base: Path, accounting: bool = False) -> Cluster:
     cpus = len(os.sched_getaffinity(0))
     conf = base / "slurm.conf"
     dbd_port = _free_port()
+    acct = _ACCOUNTING.format(dbd_port=dbd_port, munge_socket=sock) if accounting else None
     conf.write_text(
         _CONF.format(
             host=socket.gethostname().split(".")[0], user=getpass.getuser(), base=base,
             ctld_port=_free_port(), d_port=_free_port(), munge_socket=sock, cpus=cpus,
             mem=_mem_mb(),
-            accounting=_ACCOUNTING.format(dbd_port=dbd_port, munge_socket=sock) if accounting else _NO_ACCOUNTING,
+            accounting=acct or _NO_ACCOUNTING,
         )
     )  # fmt: skip
     cluster = Cluster(env={"SLURM_CONF": str(conf)}, base=base, cpus=cpus, accounting=accounting)
@@ -246,8 +247,9 @@ def _start_slurmdbd(cluster: Cluster, munge_socket: Path, dbd_port: int, env: di
     assert base is not None
     db, db_sock, db_port = base / "mariadb", base / "mariadb.sock", _free_port()
     subprocess.run(
-        [_which("mariadb-install-db"), "--no-defaults", f"--datadir={db}", f"--user={getpass.getuser()}",
-         "--auth-root-authentication-method=socket", "--skip-test-db"],
+        [_which("mariadb-install-db"), "--no-defaults", f"--datadir={db}",
+         f"--user={getpass.getuser()}", "--auth-root-authentication-method=socket",
+         "--skip-test-db"],
         check=True, capture_output=True, timeout=120,
     )  # fmt: skip
     mariadbd = [

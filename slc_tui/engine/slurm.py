@@ -16,7 +16,6 @@ engine: a resumed engine follows them again with :meth:`SlurmExecutor.adopt`.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import time
 from collections import Counter
@@ -25,11 +24,11 @@ from typing import Any
 
 from slc_tui.engine import slurm_cli as cli
 from slc_tui.engine.executor import Exited, Launched, drain
-from slc_tui.engine.ledger_fs import fs_type
 from slc_tui.engine.rundir import starting_log
 from slc_tui.engine.slurm_backoff import Backoff
 from slc_tui.engine.slurm_batch import (
     Queued,
+    Visibility,
     drop_link,
     groups,
     queued_run,
@@ -43,9 +42,6 @@ from slc_tui.plan import Run
 from slc_tui.slurm_conf import validate_slurm_table
 
 __all__ = ["SlurmError", "SlurmExecutor"]
-
-LOCAL_FILE_SYSTEMS = frozenset({"tmpfs", "ramfs", "devtmpfs"})
-"""File-system types that no other machine can see."""
 
 
 class SlurmExecutor:
@@ -71,8 +67,7 @@ class SlurmExecutor:
         self._next_poll = 0.0
         self._changes: dict[str, str] = {}
         self._accounting: bool | None = None
-        self._nodes: set[str] | None = None
-        self._visible: set[str] = set()
+        self._visible = Visibility(self.conf.get("partition"))
         self._requeues: Counter[str] = Counter()
 
     # -- the Executor protocol -------------------------------------------------------------
@@ -82,7 +77,7 @@ class SlurmExecutor:
         cli.require("sbatch")
         log = starting_log(run.output_dir)
         log.parent.mkdir(parents=True, exist_ok=True)
-        self._check_visible([os.fspath(log), os.fspath(payload), sys.executable])
+        self._visible.check([os.fspath(log), os.fspath(payload), sys.executable])
         item = queued_run(self.conf, run, payload, attempt, self._mpiexec)
         if not self.array:
             job_id, command = submit_job(self.conf, item)
@@ -285,23 +280,3 @@ class SlurmExecutor:
         if end.requeue:  # preempted, a node failed: not the run's fault
             return self._requeue_end(job.name, end.reason, end.exit_code, end.signal)
         return end
-
-    def _check_visible(self, paths: list[str]) -> None:
-        """Refuse paths on a tmpfs when the jobs may land on other machines than this one."""
-        if self._nodes is None:
-            self._nodes = cli.partition_nodes(self.conf.get("partition"))
-        host = socket.gethostname()
-        if not self._nodes or self._nodes <= {host, host.split(".")[0], "localhost"}:
-            return
-        for path in paths:
-            folder = os.path.dirname(os.path.abspath(path))
-            if folder in self._visible:
-                continue
-            kind = fs_type(folder)
-            if kind in LOCAL_FILE_SYSTEMS:
-                raise SlurmError(
-                    f"{path} is on a {kind} file system of this machine, which the Slurm nodes "
-                    "cannot see: put data_dir (and the Python environment) on the shared file "
-                    "system"
-                )
-            self._visible.add(folder)

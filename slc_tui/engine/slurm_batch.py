@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import os
 import shlex
+import socket
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from slc_tui.engine import slurm_cli as cli
+from slc_tui.engine.ledger_fs import fs_type
 from slc_tui.engine.paths import private_dir
 from slc_tui.engine.rundir import log_env, starting_log
 from slc_tui.launch import run_command, run_env
@@ -33,6 +35,8 @@ from slc_tui.slurm_job import (
     srun_command,
 )
 
+LOCAL_FILE_SYSTEMS = frozenset({"tmpfs", "ramfs", "devtmpfs"})
+"""File-system types that no other machine can see."""
 ARRAY_MAX = 1000
 """Tasks of one array at most (Slurm's default ``MaxArraySize`` is 1001: indices 0-1000)."""
 UNSET = (ENGINE_ENV, CORES_ENV)
@@ -130,6 +134,35 @@ def submit_array(conf: dict[str, Any], items: Sequence[Queued]) -> tuple[list[st
             drop_link(links / str(i))
         raise
     return [f"{job_id}_{i}" for i in range(len(items))], links
+
+
+class Visibility:
+    """Refuses paths on a tmpfs when the jobs may land on other machines than this one."""
+
+    def __init__(self, partition: str | None) -> None:
+        self.partition = partition
+        self._nodes: set[str] | None = None
+        self._seen: set[str] = set()
+
+    def check(self, paths: list[str]) -> None:
+        """SlurmError naming the first path the nodes cannot see."""
+        if self._nodes is None:
+            self._nodes = cli.partition_nodes(self.partition)
+        host = socket.gethostname()
+        if not self._nodes or self._nodes <= {host, host.split(".")[0], "localhost"}:
+            return
+        for path in paths:
+            folder = os.path.dirname(os.path.abspath(path))
+            if folder in self._seen:
+                continue
+            kind = fs_type(folder)
+            if kind in LOCAL_FILE_SYSTEMS:
+                raise cli.SlurmError(
+                    f"{path} is on a {kind} file system of this machine, which the Slurm nodes "
+                    "cannot see: put data_dir (and the Python environment) on the shared file "
+                    "system"
+                )
+            self._seen.add(folder)
 
 
 def drop_link(link: Path) -> None:
