@@ -71,10 +71,11 @@ def sbatch_args(
 
 
 def batch_script(
-    tasks: Sequence[Task], *, array: bool, unset: Sequence[str] = (), signal: str | None = None
-) -> str:
+    tasks: Sequence[Task], *, array: bool, unset: Sequence[str] = (), signal: str | None = None,
+    more: int = 0,
+) -> str:  # fmt: skip
     """The batch script: drop the local-only variables, then ``exec`` the run's command (in
-    an array: the command of the task's run)."""
+    an array: the command of the task's run). ``more``: tasks left out (for ``--dry-run``)."""
     lines = ["#!/bin/sh"]
     if unset:
         lines.append("unset " + " ".join(unset))
@@ -84,10 +85,15 @@ def batch_script(
         (task,) = tasks
         return "\n".join([*lines, f"# slc-tui run {task.name}, attempt {task.attempt}",
                           *_body(task)]) + "\n"  # fmt: skip
-    lines += [f"# slc-tui: {len(tasks)} runs, one per array task", 'case "$SLURM_ARRAY_TASK_ID" in']
+    lines += [f"# slc-tui: {len(tasks) + more} runs, one per array task",
+              'case "$SLURM_ARRAY_TASK_ID" in']  # fmt: skip
     for i, task in enumerate(tasks):
         lines.append(f"{i})  # {task.name}, attempt {task.attempt}")
         lines += ["    " + line for line in _body(task)] + ["    ;;"]
+    if more:
+        lines.append(
+            f"# ... {more:,} more runs, one per task ({len(tasks)}-{len(tasks) + more - 1})"
+        )
     lines += ["esac", 'echo "slc-tui: no run for array task $SLURM_ARRAY_TASK_ID" >&2', "exit 2"]
     return "\n".join(lines) + "\n"
 

@@ -83,10 +83,13 @@ def groups(queued: Sequence[Queued]) -> Iterator[list[Queued]]:
 
 
 def job_of(
-    conf: dict[str, Any], items: Sequence[Queued], chdir: str, links: Path | None
-) -> tuple[list[str], str]:
+    conf: dict[str, Any], items: Sequence[Queued], chdir: str, links: Path | None,
+    count: int | None = None,
+) -> tuple[list[str], str]:  # fmt: skip
     """``sbatch``'s command line and script for ``items``: an array when ``links`` (its
-    folder of links) is given, else one plain job of the one item."""
+    folder of links) is given, else one plain job of the one item. ``count``: the array's
+    size when ``items`` are only its first tasks (``--dry-run``)."""
+    count = len(items) if count is None else count
     first = items[0]
     if links is None:
         args = sbatch_args(conf, name=first.run.name, resources=first.resources,
@@ -94,9 +97,10 @@ def job_of(
     else:
         args = sbatch_args(conf, name=first.run.grid, resources=first.resources,
                            log=f"{links}/%a", chdir=chdir,
-                           array=array_spec(len(items), conf.get("max_jobs")))  # fmt: skip
+                           array=array_spec(count, conf.get("max_jobs")))  # fmt: skip
     tasks = [item.task for item in items]
-    script = batch_script(tasks, array=links is not None, unset=UNSET, signal=conf.get("signal"))
+    script = batch_script(tasks, array=links is not None, unset=UNSET, signal=conf.get("signal"),
+                          more=count - len(items))  # fmt: skip
     return args, script
 
 
