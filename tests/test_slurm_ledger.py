@@ -53,7 +53,7 @@ def test_a_sweep_on_a_network_file_system_keeps_a_rollback_journal(
 ) -> None:
     monkeypatch.setenv(NETWORK_FS_ENV, network)
     plan = make_plan("netfs", "nothing", {"seed": [0, 1]})
-    status, engine, _ = run_plans(plan)
+    status, _, _ = run_plans(plan)
     assert status == 0
     path = ledger_path(Path("data").resolve(), "netfs")
     assert _mode(path) == mode
