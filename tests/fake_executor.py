@@ -34,6 +34,8 @@ class Script:
     """The backend's own reason (Slurm's ``TIMEOUT``...)."""
     stopped: bool = False
     """It ends as stopped from outside the engine (``scancel``)."""
+    requeue: bool = False
+    """It ends as preempted (Slurm's ``PREEMPTED``): a new attempt that is no retry."""
     log: str = ""
     """What it writes to ``output.log`` when it starts."""
     epochs: int = 0
@@ -164,7 +166,9 @@ class FakeExecutor:
             live.left -= 1
             if live.left <= 0:
                 s = live.script
-                ended.append(self._end(name, Exited(name, s.code, s.signal, s.reason, s.stopped)))
+                ended.append(
+                    self._end(name, Exited(name, s.code, s.signal, s.reason, s.stopped, s.requeue))
+                )
         return ended
 
     def stop(self, name: str, grace: float = 5.0) -> None:

@@ -9,15 +9,23 @@ from typing import Any
 
 import pytest
 from engine_helpers import cli, write_grid
+from fake_executor import FAIL, OK, Script
 from slurm_helpers import make_plan, payload
 
 from slc_tui.engine import slurm_batch
+from slc_tui.engine.core import Engine
+from slc_tui.engine.ledger import Ledger, ledger_path
+from slc_tui.engine.slurm import SlurmExecutor
 from slc_tui.engine.slurm_backoff import Backoff
 from slc_tui.engine.slurm_batch import groups, job_of, queued_run
 from slc_tui.engine.slurm_parse import JobInfo
 from slc_tui.engine.slurm_track import Job, end_of, requeued
+from slc_tui.grid import ExperimentGrid
+from slc_tui.options import RunOptions
+from slc_tui.plan import plan_grid
 from slc_tui.slurm_conf import SlurmConfigError, validate_slurm_table
 from slc_tui.slurm_job import PREEMPT_SIGNAL_ENV, Task, batch_script, sbatch_args
+from slc_tui.states import RunState
 
 
 def test_new_keys_normalized() -> None:
@@ -137,3 +145,26 @@ def test_dry_run_shows_the_sbatch_script(in_tmp: Path) -> None:
     res = subprocess.run(cli(str(grid), "--dry-run"), capture_output=True, text=True)
     assert "Slurm: one job per run" in res.stdout and "--array" not in res.stdout
     assert "--job-name=sl_s0" in res.stdout and "case" not in res.stdout
+
+
+def test_a_requeue_is_a_new_attempt_not_a_retry(in_tmp: Path, fake_executor: Any) -> None:
+    pre = Script(code=None, reason="PREEMPTED: Slurm preempted the job; a new attempt",
+                 requeue=True)  # fmt: skip
+    fake_executor.scripts = {"rq_s0": [pre, pre, FAIL, OK]}
+    grid = ExperimentGrid("rq")
+    grid.add("seed", [0])
+    plan = plan_grid(grid, "engine_thunks:nothing", data_dir="data",
+                     options=RunOptions(retries=1))  # fmt: skip
+    assert Engine([plan], fake_executor, budget=[0]).run() == 0  # one retry, two requeues
+    view = Ledger.open(ledger_path(plan.data_dir, "rq"))
+    assert [(a["attempt"], a["state"], a["reason"][:9]) for a in view.attempts("rq_s0")] == [
+        (1, RunState.FAILED, "PREEMPTED"), (2, RunState.FAILED, "PREEMPTED"),
+        (3, RunState.FAILED, "ValueErro"), (4, RunState.SUCCEEDED, ""),
+    ]  # fmt: skip
+
+
+def test_requeues_are_capped() -> None:
+    ex = SlurmExecutor({"max_requeues": 1})
+    assert ex._requeue_end("r", "PREEMPTED: x", None, None).requeue
+    end = ex._requeue_end("r", "PREEMPTED: x", None, None)
+    assert not end.requeue and "requeued too often (max_requeues = 1)" in end.reason
