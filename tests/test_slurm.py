@@ -282,6 +282,13 @@ def test_resume_reattaches_instead_of_resubmitting(
     resumed = Engine([plan], SlurmExecutor(FAST), budget=[0, 1], resume=True)
     submitted: list[str] = []
     monkeypatch.setattr(resumed.executor, "start", lambda run, *a: submitted.append(run.name))
+    asked: list[str] = []
+    real = slurm_cli.run
+    monkeypatch.setattr(
+        slurm_cli, "run", lambda args, *a, **k: asked.append(args[0]) or real(args, *a, **k)
+    )
+    resumed.prepare()
+    assert asked == ["squeue"]  # both tasks of the array adopted from one answer
     assert resumed.run() == 0
     assert submitted == []
     records = L.Ledger.open(L.ledger_path(plan.data_dir, plan.name)).runs()

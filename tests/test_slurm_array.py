@@ -18,9 +18,10 @@ from slurm_helpers import log_of, make_plan, submit, wait_queue
 from slc_tui.engine import ledger as L
 from slc_tui.engine import slurm_cli
 from slc_tui.engine.core import Engine
+from slc_tui.engine.events import Event
 from slc_tui.engine.slurm import SlurmExecutor
 from slc_tui.plan import GridPlan
-from slc_tui.states import Resume, RunState
+from slc_tui.states import EventKind, Resume, RunState
 
 pytestmark = pytest.mark.slurm
 QUICK = {"poll_interval": 1, "max_poll_interval": 2}
@@ -65,13 +66,20 @@ def test_a_grid_of_20_runs_is_one_array_submission(
 ) -> None:
     plan = make_plan(tmp_path, "work", seeds=tuple(range(20)), secs=[0.1])
     ex = SlurmExecutor({**QUICK, "max_jobs": 4, "signal": "USR1@30", "time": "5"})
-    assert Engine([plan], ex, budget=list(range(20))).run() == 0
+    started: dict[str, str | None] = {}
+
+    def listen(event: Event) -> None:
+        if event.kind == EventKind.STARTED and event.run:
+            started[event.run.name] = event.run.job_id
+
+    assert Engine([plan], ex, budget=list(range(20)), listeners=[listen]).run() == 0
     submissions = [c for c in sbatch_calls if c[0] == "sbatch"]
     assert len(submissions) == 1 and "--array=0-19%4" in submissions[0]
     assert "--signal=B:USR1@30" in submissions[0]
     ids = {name: r.job_id for name, r in records(plan).items()}
     base = str(ids[plan.runs[0].name]).split("_")[0]
     assert sorted(ids.values()) == sorted(f"{base}_{i}" for i in range(20))
+    assert started == ids  # each run's start is told with its task's job id
     for i, run in enumerate(plan.runs):  # each task ran its own run, into its own log
         text = log_of(plan, i)
         assert f"done {i} " in text and f"'job': '{ids[run.name]}'" in text, text

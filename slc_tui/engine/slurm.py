@@ -69,6 +69,8 @@ class SlurmExecutor:
         self._accounting: bool | None = None
         self._visible = Visibility(self.conf.get("partition"))
         self._requeues: Counter[str] = Counter()
+        self._adopting: dict[str, dict[str, JobInfo]] = {}
+        """Slurm's answers per array while an engine adopts its runs (till the first poll)."""
 
     # -- the Executor protocol -------------------------------------------------------------
     def start(self, run: Run, payload: Path, attempt: int, cores: list[int]) -> Launched:
@@ -123,6 +125,7 @@ class SlurmExecutor:
     def poll(self) -> list[Exited]:
         """Jobs that ended; asks Slurm when the backoff says (one ``squeue`` call)."""
         ended, self._unsubmitted = self._unsubmitted, []
+        self._adopting.clear()
         now = time.monotonic()
         if not any(j.job_id for j in self._jobs.values()) or now < self._next_poll:
             return ended
@@ -157,9 +160,14 @@ class SlurmExecutor:
         A job that ended while no engine watched is adopted too: the next poll reports its
         end as Slurm recorded it. Raises SlurmError when Slurm cannot be asked.
         """
-        info = cli.queue([job_id]).get(job_id)
+        base = base_id(job_id)  # one squeue (and sacct) call per array, not per task
+        if base not in self._adopting:
+            self._adopting[base] = cli.queue([job_id])
+        info = self._adopting[base].get(job_id)
         if info is None:
-            info = self._finals([job_id]).get(job_id)
+            if f"{base} ended" not in self._adopting:
+                self._adopting[f"{base} ended"] = self._finals([base], whole=True)
+            info = self._adopting[f"{base} ended"].get(job_id)
         if info is None or (info.name and info.name not in (run.name, run.grid)):
             return False
         self._jobs[run.name] = Job(run.name, job_id, run.output_dir, info.state,
@@ -255,10 +263,10 @@ class SlurmExecutor:
         if job.link is not None:
             drop_link(job.link)
 
-    def _finals(self, job_ids: list[str]) -> dict[str, JobInfo]:
+    def _finals(self, job_ids: list[str], whole: bool = False) -> dict[str, JobInfo]:
         """Final states with exit codes: one ``sacct`` call when the cluster keeps
         accounting, else ``scontrol show job`` once per array (the controller keeps ended
-        jobs for MinJobAge)."""
+        jobs for MinJobAge). ``whole``: every task of the arrays named by ``job_ids``."""
         out: dict[str, JobInfo] = {}
         if job_ids and self._accounting is not False:
             try:
@@ -272,7 +280,7 @@ class SlurmExecutor:
                 shown = cli.show_jobs(base)
             except SlurmError as exc:
                 self.last_error, shown = str(exc), {}
-            out.update({k: v for k, v in shown.items() if k in job_ids and k not in out})
+            out.update({k: v for k, v in shown.items() if (whole or k in job_ids) and k not in out})
         return out
 
     def _exited(self, job: Job, info: JobInfo | None) -> Exited:
