@@ -29,6 +29,14 @@ def work(seed, logger_kwargs, secs=0.5, **_):
     env["job"] = f"{array}_{task}" if array else env["SLURM_JOB_ID"]
     print("done", seed, env, flush=True)
 
+def checkpointing(seed, logger_kwargs, **_):
+    import signal
+    name, start = os.environ["SLC_TUI_PREEMPT_SIGNAL"], time.monotonic()
+    def checkpoint(signum, frame):
+        print(f"checkpoint on SIG{name} after {time.monotonic() - start:.0f} s", flush=True)
+    signal.signal(getattr(signal, "SIG" + name), checkpoint)
+    work(seed, logger_kwargs, secs=600)
+
 def fail(seed, logger_kwargs, **_):
     raise ValueError(f"bad seed {seed}")
 

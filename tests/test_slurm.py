@@ -124,8 +124,8 @@ def cluster(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory  # 
     come first and take ``slurm_cluster`` itself, so they never wait behind it.
     """
     where = tmp_path_factory.mktemp("timeout")
-    ex = SlurmExecutor({**FAST, "time": "1"})
-    plan = make_plan(where, "work", name="sl-timeout", secs=[600])
+    ex = SlurmExecutor({**FAST, "time": "1", "signal": "USR1@15"})
+    plan = make_plan(where, "checkpointing", name="sl-timeout")
     submit(ex, where, plan)
     yield slurm_cluster, (ex, plan)
     ex.shutdown(grace=1)
@@ -303,3 +303,4 @@ def test_timeout_is_slurms_time_limit(cluster: Any) -> None:
     assert end.reason.startswith("TIMEOUT: the job reached its Slurm time limit"), end
     assert end.exit_code != 0 and not end.stopped
     assert "DUE TO TIME LIMIT" in log_of(plan)
+    assert "checkpoint on SIGUSR1 after" in log_of(plan)  # [slurm] signal, before the limit
