@@ -86,7 +86,7 @@ def test_a_grid_of_20_runs_is_one_array_submission(
         assert "'SLC_TUI_PREEMPT_SIGNAL': 'USR1'" in text
     queries = [c for c in sbatch_calls if c[0] in ("squeue", "sacct")]
     assert queries and all(c[c.index("-j") + 1] == base for c in queries)  # the whole sweep
-    assert ex._accounting is cluster.accounting  # the end read from sacct, or from scontrol
+    assert ex.accounting is cluster.accounting  # the end read from sacct, or from scontrol
     assert not list((Path(plan.data_dir) / ".slc-tui" / plan.name / "arrays").glob("*"))
 
 

@@ -182,6 +182,11 @@ class SlurmExecutor:
         takes every run, and Slurm runs ``max_jobs`` of its tasks at once)."""
         return self.array or self.max_jobs is None or len(self._jobs) < self.max_jobs
 
+    @property
+    def accounting(self) -> bool | None:
+        """Whether ``sacct`` answered (the cluster keeps accounting); None: not asked yet."""
+        return self._accounting
+
     def take_queue_states(self) -> dict[str, str]:
         """Queue states (``PENDING (Priority)``, ``RUNNING``...) that changed since last asked."""
         changes, self._changes = self._changes, {}
