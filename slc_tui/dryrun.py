@@ -31,6 +31,10 @@ def print_sweep(sweep: Sweep, out: IO[str], every: bool = False) -> None:
     if every:
         for spec in sweep.specs:
             spec.grid.print()
+    if sweep.options.backend == "slurm":
+        from slc_tui.engine.slurm_preview import print_batch_jobs
+
+        print_batch_jobs(sweep.plans, sweep.options.slurm, sweep.options.mpiexec, out)
     print_plan(
         sweep.plans,
         sweep.budget,

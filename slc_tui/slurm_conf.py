@@ -1,15 +1,12 @@
 """The ``[slurm]`` table of a grid file: validated options, and the job each run becomes.
 
-Kept free of subprocess calls: :func:`validate_slurm_table` is what the grid loader calls, and
-:func:`sbatch_args` / :func:`job_script` turn a run into the ``sbatch`` command line and the
-batch script fed to it on stdin.
+Kept free of subprocess calls: :func:`validate_slurm_table` is what the grid loader calls;
+:mod:`slc_tui.slurm_job` turns runs into the ``sbatch`` command line and the batch script.
 """
 
 from __future__ import annotations
 
 import re
-import shlex
-from collections.abc import Sequence
 from typing import Any
 
 from slc_tui.errors import InputError
@@ -18,13 +15,21 @@ DEFAULT_POLL_INTERVAL = 5.0
 """Seconds between two looks at the queue (one ``squeue`` call for all jobs of the sweep)."""
 MIN_POLL_INTERVAL = 1.0
 """The gentlest floor we allow: a controller serves many users."""
+DEFAULT_MAX_POLL_INTERVAL = 60.0
+"""Seconds between two looks at most, while nothing changes (the interval grows to it)."""
+DEFAULT_MAX_REQUEUES = 5
+"""Requeues (preemption, node failure) of one run before it counts as failed."""
 LAUNCHERS = ("mpiexec", "srun")
 """How an MPI run starts its ranks inside its allocation."""
 
 _TIME = re.compile(r"^(\d+-\d{1,2}(:\d{1,2}){0,2}|\d+(:\d{1,2}){0,2})$")
 _MEM = re.compile(r"^\d+[KMGT]?$", re.IGNORECASE)
 _NAME = re.compile(r"^[\w.@+-]+$")
+_SIGNAL = re.compile(r"^(?:([RB]{1,2}):)?(?:SIG)?([A-Z][A-Z0-9]*|\d+)(?:@(\d+))?$")
 _STRINGS = ("partition", "account", "qos")
+GPU_REQUESTS = ("gres", "gpus", "gpus-per-task")
+"""How a run's ``gpus_per_run`` is asked of Slurm: ``--gres=gpu:N``, ``--gpus=N``,
+``--gpus-per-task=N/ranks``."""
 _OWN_FLAGS = {
     "--output": "the run's output.log",
     "-o": "the run's output.log",
@@ -38,12 +43,16 @@ _OWN_FLAGS = {
     "-D": "the working directory of slc-tui",
     "--parsable": "slc-tui reading the job id",
     "--wrap": "the run's command",
-    "--array": "one job per run",
-    "-a": "one job per run",
+    "--array": "[slurm] array",
+    "-a": "[slurm] array",
+    "--requeue": "[slurm] requeue",
+    "--no-requeue": "[slurm] requeue",
+    "--signal": "[slurm] signal",
 }
 KEYS = (
     "partition", "time", "mem", "mem_per_cpu", "account", "qos", "nodes", "cpus_per_task",
-    "extra_args", "max_jobs", "poll_interval", "launcher", "srun_mpi",
+    "extra_args", "max_jobs", "poll_interval", "max_poll_interval", "launcher", "srun_mpi",
+    "array", "requeue", "signal", "max_requeues", "gpu_request",
 )  # fmt: skip
 """Every key the ``[slurm]`` table may hold."""
 
@@ -97,6 +106,35 @@ def _extra_args(value: Any) -> list[str]:
     return list(value)
 
 
+def _seconds(key: str, value: Any) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not (value >= MIN_POLL_INTERVAL)
+    ):
+        raise SlurmConfigError(
+            f"[slurm] {key} must be a number of seconds >= {MIN_POLL_INTERVAL:g}, not {value!r}"
+        )
+    return float(value)
+
+
+def _signal(value: Any) -> str:
+    """``"USR1@120"`` -> ``"B:USR1@120"`` (the batch step is the run: see docs/slurm.md)."""
+    match = _SIGNAL.match(value.strip().upper()) if isinstance(value, str) else None
+    if match is None:
+        raise SlurmConfigError(
+            f"[slurm] signal must be a signal and the seconds before the time limit, such as "
+            f'"USR1@120", not {value!r}'
+        )
+    where, sig, secs = match.groups()
+    return f"{where or 'B'}:{sig}" + (f"@{secs}" if secs else "")
+
+
+def signal_name(spec: str) -> str:
+    """The signal of a normalized ``signal`` value: ``"B:USR1@120"`` -> ``"USR1"``."""
+    return spec.split(":", 1)[-1].split("@", 1)[0]
+
+
 def validate_slurm_table(table: dict[str, Any]) -> dict[str, Any]:
     """Check a grid file's ``[slurm]`` table; return it normalized, with defaults filled in.
 
@@ -112,7 +150,9 @@ def validate_slurm_table(table: dict[str, Any]) -> dict[str, Any]:
         )
     out: dict[str, Any] = {
         "extra_args": [], "max_jobs": None, "poll_interval": DEFAULT_POLL_INTERVAL,
-        "launcher": "mpiexec", "srun_mpi": "pmi2",
+        "launcher": "mpiexec", "srun_mpi": "pmi2", "array": True, "requeue": None,
+        "signal": None, "max_requeues": DEFAULT_MAX_REQUEUES,
+        "max_poll_interval": DEFAULT_MAX_POLL_INTERVAL,
     }  # fmt: skip
     for key, value in table.items():
         if value is None:  # TOML has no null: a table normalized before, a default kept
@@ -129,21 +169,26 @@ def validate_slurm_table(table: dict[str, Any]) -> dict[str, Any]:
             out[key] = _int(key, value)
         elif key == "extra_args":
             out[key] = _extra_args(value)
-        elif key == "poll_interval":
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, (int, float))
-                or not (value >= MIN_POLL_INTERVAL)
-            ):
-                raise SlurmConfigError(
-                    f"[slurm] poll_interval must be a number of seconds >= "
-                    f"{MIN_POLL_INTERVAL:g}, not {value!r}"
-                )
-            out[key] = float(value)
+        elif key in ("poll_interval", "max_poll_interval"):
+            out[key] = _seconds(key, value)
+        elif key in ("array", "requeue"):
+            if not isinstance(value, bool):
+                raise SlurmConfigError(f"[slurm] {key} must be true or false, not {value!r}")
+            out[key] = value
+        elif key == "signal":
+            out[key] = _signal(value)
+        elif key == "max_requeues":
+            out[key] = _int(key, value, low=0)
         elif key == "launcher":
             if value not in LAUNCHERS:
                 raise SlurmConfigError(
                     f"[slurm] launcher must be one of {', '.join(LAUNCHERS)}, not {value!r}"
+                )
+            out[key] = value
+        elif key == "gpu_request":
+            if value not in GPU_REQUESTS:
+                raise SlurmConfigError(
+                    f"[slurm] gpu_request must be one of {', '.join(GPU_REQUESTS)}, not {value!r}"
                 )
             out[key] = value
         elif key == "srun_mpi":
@@ -154,33 +199,5 @@ def validate_slurm_table(table: dict[str, Any]) -> dict[str, Any]:
             out[key] = value
     if "mem" in out and "mem_per_cpu" in out:
         raise SlurmConfigError("[slurm] mem and mem_per_cpu exclude each other; keep one")
+    out["max_poll_interval"] = max(out["max_poll_interval"], out["poll_interval"])
     return out
-
-
-def sbatch_args(conf: dict[str, Any], *, name: str, ntasks: int, log: str, chdir: str) -> list[str]:
-    """The ``sbatch`` command line of one run (its script comes on stdin)."""
-    args = [
-        "sbatch", "--parsable", f"--job-name={name}", f"--ntasks={ntasks}",
-        f"--output={log}", "--open-mode=append", f"--chdir={chdir}",
-    ]  # fmt: skip
-    flags = {
-        "partition": "--partition", "time": "--time", "mem": "--mem",
-        "mem_per_cpu": "--mem-per-cpu", "account": "--account", "qos": "--qos",
-        "nodes": "--nodes", "cpus_per_task": "--cpus-per-task",
-    }  # fmt: skip
-    args += [f"{flag}={conf[key]}" for key, flag in flags.items() if conf.get(key) is not None]
-    return args + list(conf.get("extra_args") or [])
-
-
-def job_script(argv: Sequence[str], name: str, attempt: int, unset: Sequence[str] = ()) -> str:
-    """The batch script: drop the local-only variables, then ``exec`` the run's command."""
-    lines = ["#!/bin/sh", f"# slc-tui run {name}, attempt {attempt}"]
-    if unset:
-        lines.append("unset " + " ".join(unset))
-    lines.append("exec " + shlex.join(argv))
-    return "\n".join(lines) + "\n"
-
-
-def srun_command(conf: dict[str, Any], argv: Sequence[str]) -> list[str]:
-    """``srun`` starting the ranks of an MPI run (``launcher = "srun"``)."""
-    return ["srun", f"--mpi={conf.get('srun_mpi') or 'pmi2'}", "--kill-on-bad-exit=1", *argv]

@@ -35,6 +35,8 @@ class Script:
     """The backend's own reason (Slurm's ``TIMEOUT``...)."""
     stopped: bool = False
     """It ends as stopped from outside the engine (``scancel``)."""
+    requeue: bool = False
+    """It ends as preempted (Slurm's ``PREEMPTED``): a new attempt that is no retry."""
     log: str = ""
     """What it writes to ``output.log`` when it starts."""
     epochs: int = 0
@@ -130,6 +132,10 @@ class FakeExecutor:
         return [s.name for s in self.starts]
 
     # -- the Executor protocol --------------------------------------------------------------
+    def flush(self) -> dict[str, str]:
+        """Nothing to submit: the scripted runs start at once."""
+        return {}
+
     def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
         cores = grant.cores
         script = self.script(run.name, attempt)
@@ -164,7 +170,9 @@ class FakeExecutor:
             live.left -= 1
             if live.left <= 0:
                 s = live.script
-                ended.append(self._end(name, Exited(name, s.code, s.signal, s.reason, s.stopped)))
+                ended.append(
+                    self._end(name, Exited(name, s.code, s.signal, s.reason, s.stopped, s.requeue))
+                )
         return ended
 
     def stop(self, name: str, grace: float = 5.0) -> None:

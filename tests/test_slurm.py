@@ -10,47 +10,23 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import wait_for
 from slurm_cluster import Cluster, slurm_cluster  # noqa: F401  (the session fixture)
+from slurm_helpers import FAST, log_of, make_plan, payload, submit, wait_ends, wait_queue
 
 from slc_tui.engine import ledger as L
 from slc_tui.engine import slurm_cli
+from slc_tui.engine import slurm_parse as parse
 from slc_tui.engine.core import Engine
-from slc_tui.engine.executor import Exited
+from slc_tui.engine.ledger_fs import fs_type
 from slc_tui.engine.slurm import SlurmError, SlurmExecutor
-from slc_tui.options import RunOptions
-from slc_tui.payload import Payload, write_payload
-from slc_tui.plan import GridPlan, Run, plan_grid
-from slc_tui.run_utils import ExperimentGrid
 from slc_tui.slurm_conf import SlurmConfigError, validate_slurm_table
 from slc_tui.states import RunState
-
-THUNKS = """
-import os, sys, time
-
-def work(seed, logger_kwargs, secs=0.5, **_):
-    out = logger_kwargs["output_dir"]
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "progress.txt"), "w") as f:
-        f.write("Epoch\\tAverageEpRet\\n0\\t1.0\\n")
-    time.sleep(secs)
-    env = {k: os.environ.get(k, "") for k in ("SLURM_JOB_ID", "SLURM_NTASKS", "SLC_TUI_ENGINE")}
-    print("done", seed, env, flush=True)
-
-def fail(seed, logger_kwargs, **_):
-    raise ValueError(f"bad seed {seed}")
-
-def ranks(seed, logger_kwargs, **_):
-    from mpi4py import MPI
-    comm = MPI.COMM_WORLD
-    print(f"rank {comm.Get_rank()} of {comm.Get_size()}", flush=True)
-    comm.Barrier()
-"""
 
 
 # -- the [slurm] table and Slurm's answers (no cluster needed) ---------------------------------
@@ -91,19 +67,30 @@ def test_table_errors_name_the_key(table: dict[str, Any], words: str) -> None:
 
 
 def test_parse_answers() -> None:
-    jobs = slurm_cli.parse_squeue("12|PENDING|Priority|a_s0\n13|RUNNING|None|b|c\n")
-    assert jobs["12"].reason == "Priority" and jobs["12"].active
-    assert jobs["13"].name == "b|c" and jobs["13"].reason == ""
-    acct = slurm_cli.parse_sacct("14|CANCELLED by 0|0:15|x_s1|00:01:00\n15|TIMEOUT|0:0|y|01:00\n")
-    assert (acct["14"].state, acct["14"].reason, acct["14"].signal) == ("CANCELLED", "by 0", 15)
-    assert not acct["15"].active and acct["15"].time_limit == "01:00"
-    info = slurm_cli.parse_scontrol(
-        "JobId=7 JobName=r_s0 UserId=root(0) JobState=OUT_OF_MEMORY Reason=OutOfMemory "
-        "ExitCode=0:9 RunTime=00:00:02 TimeLimit=UNLIMITED StdOut=/x/output.log"
+    jobs = parse.parse_squeue(
+        "12|PENDING|0|Priority|a_s0|\n13|RUNNING|2|None|b|c|\n"
+        "14_3|RUNNING|0|None|grid|\n14_[4-9%2]|PENDING|0|JobArrayTaskLimit|grid|\n"
     )
-    assert info is not None
+    assert jobs["12"].reason == "Priority" and jobs["12"].active and jobs["12"].restarts == 0
+    assert jobs["13"].name == "b|c" and jobs["13"].reason == "" and jobs["13"].restarts == 2
+    assert set(jobs) == {"12", "13", "14_3"}  # the collapsed pending tasks are no job of ours
+    acct = parse.parse_sacct(
+        "14|CANCELLED by 0|0:15|00:01:00|x_s1\n15_2|TIMEOUT|0:0|01:00|y|z\n16_[3-4]|PENDING|0:0|1|g"
+    )
+    assert (acct["14"].state, acct["14"].reason, acct["14"].signal) == ("CANCELLED", "by 0", 15)
+    assert not acct["15_2"].active and acct["15_2"].time_limit == "01:00"
+    assert acct["15_2"].name == "y|z" and "16_[3-4]" not in acct
+    shown = parse.parse_scontrol(
+        "JobId=7 JobName=r_s0 UserId=root(0) JobState=OUT_OF_MEMORY Reason=OutOfMemory "
+        "ExitCode=0:9 RunTime=00:00:02 TimeLimit=UNLIMITED StdOut=/x/output.log\n"
+        "JobId=9 ArrayJobId=8 ArrayTaskId=1 JobName=g JobState=PREEMPTED Restarts=1 ExitCode=0:0\n"
+        "JobId=8 ArrayJobId=8 ArrayTaskId=2-5%2 JobName=g JobState=PENDING ExitCode=0:0\n"
+    )
+    info = shown["7"]
     assert (info.state, info.exit_code, info.signal, info.reason) == (
         "OUT_OF_MEMORY", 0, 9, "OutOfMemory")  # fmt: skip
+    assert set(shown) == {"7", "8_1"} and shown["8_1"].restarts == 1
+    assert parse.base_id("8_1") == "8" and parse.base_id("7") == "7"
 
 
 def test_no_sbatch_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,7 +103,7 @@ def test_no_sbatch_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 def test_tmpfs_refused_when_jobs_leave_this_host(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if slurm_cli.fs_type("/dev/shm") != "tmpfs":
+    if fs_type("/dev/shm") != "tmpfs":
         pytest.skip("/dev/shm is not a tmpfs here")
     monkeypatch.setattr(slurm_cli, "partition_nodes", lambda _p: {"node1", "node2"})
     shm = Path(f"/dev/shm/slc-tui-test-{os.getpid()}")
@@ -128,65 +115,6 @@ def test_tmpfs_refused_when_jobs_leave_this_host(
         shutil.rmtree(shm, ignore_errors=True)
 
 
-# -- helpers -------------------------------------------------------------------------------------
-def make_plan(
-    where: Path, thunk: str, seeds: tuple[int, ...] = (0,), num_cpu: int = 1, name: str = "",
-    **params: Any,
-) -> GridPlan:  # fmt: skip
-    """A plan of ``thunk`` (a function of THUNKS) writing into ``where/data``."""
-    thunks = where / "thunks.py"
-    where.mkdir(parents=True, exist_ok=True)
-    thunks.write_text(THUNKS)
-    grid = ExperimentGrid(name or f"sl-{thunk}")
-    grid.add("seed", list(seeds))
-    for key, value in params.items():
-        grid.add(key, value)
-    return plan_grid(grid, f"{thunks}:{thunk}", num_cpu=num_cpu, data_dir=where / "data",
-                     options=RunOptions(backend="slurm"))  # fmt: skip
-
-
-def payload(where: Path, run: Run) -> Path:
-    path = where / "payloads" / f"{run.name}.pkl"
-    write_payload(path, Payload(run.thunk, run.kwargs))
-    return path
-
-
-def submit(ex: SlurmExecutor, where: Path, plan: GridPlan) -> dict[str, str]:
-    """Start every run of ``plan``; their job ids by name."""
-    return {r.name: str(ex.start(r, payload(where, r), 1, []).job_id) for r in plan.runs}
-
-
-def wait_ends(ex: SlurmExecutor, timeout: float = 60, seen: list[str] | None = None
-              ) -> dict[str, Exited]:  # fmt: skip
-    """Poll until no job is in flight; the ends by name (queue states go into ``seen``)."""
-    ended: dict[str, Exited] = {}
-    deadline = time.monotonic() + timeout
-    while ex.running() and time.monotonic() < deadline:
-        ended.update({e.name: e for e in ex.poll()})
-        if seen is not None:
-            seen += ex.take_queue_states().values()
-        time.sleep(0.1)
-    assert not ex.running(), f"jobs still in flight: {ex.running()} ({ex.last_error})"
-    return ended
-
-
-def wait_queue(ex: SlurmExecutor, name: str, word: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        ex.poll()
-        if ex.take_queue_states().get(name, "").startswith(word):
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{name} never showed {word}")
-
-
-def log_of(plan: GridPlan, i: int = 0) -> str:
-    return (Path(plan.runs[i].output_dir) / "output.log").read_text()
-
-
-FAST = {"poll_interval": 1}
-
-
 @pytest.fixture(scope="module")
 def cluster(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory  # noqa: F811
             ) -> Iterator[tuple[Cluster, Any]]:  # fmt: skip
@@ -196,8 +124,8 @@ def cluster(slurm_cluster: Cluster, tmp_path_factory: pytest.TempPathFactory  # 
     come first and take ``slurm_cluster`` itself, so they never wait behind it.
     """
     where = tmp_path_factory.mktemp("timeout")
-    ex = SlurmExecutor({**FAST, "time": "1"})
-    plan = make_plan(where, "work", name="sl-timeout", secs=[600])
+    ex = SlurmExecutor({**FAST, "time": "1", "signal": "USR1@15"})
+    plan = make_plan(where, "checkpointing", name="sl-timeout")
     submit(ex, where, plan)
     yield slurm_cluster, (ex, plan)
     ex.shutdown(grace=1)
@@ -218,7 +146,7 @@ def test_submit_and_follow_states(slurm_cluster: Cluster, tmp_path: Path) -> Non
     assert all(e.exit_code == 0 and not e.reason for e in ends.values()), ends
     assert "RUNNING" in seen and "COMPLETED" in seen, seen
     text = log_of(plan)
-    assert f"'SLURM_JOB_ID': '{ids[plan.runs[0].name]}'" in text  # its own job, its own log
+    assert f"'job': '{ids[plan.runs[0].name]}'" in text  # its own job, its own log
     assert "'SLURM_NTASKS': '1'" in text and "'SLC_TUI_ENGINE': ''" in text
 
 
@@ -260,6 +188,9 @@ def test_cancel_a_running_and_a_pending_job(cluster: Any, tmp_path: Path) -> Non
     busy = make_plan(tmp_path, "work", name="sl-busy", secs=[600])
     job_id = submit(ex2, tmp_path, busy)[busy.runs[0].name]
     wait_queue(ex2, busy.runs[0].name, "RUNNING")
+    wait_for(
+        (Path(busy.runs[0].output_dir) / "output.log").exists, what="the run's log in its folder"
+    )
     ex.stop(held.runs[0].name)
     ex2.stop(busy.runs[0].name)
     for executor in (ex, ex2):
@@ -294,8 +225,15 @@ def test_cluster_refusal_is_reported(
 ) -> None:
     run = make_plan(tmp_path, "work").runs[0]
     with pytest.raises(SlurmError, match="Slurm refused the job") as err:
-        SlurmExecutor(table).start(run, payload(tmp_path, run), 1, [])
+        SlurmExecutor({**table, "array": False}).start(run, payload(tmp_path, run), 1, [])
     assert words in str(err.value)
+    ex = SlurmExecutor(table)  # an array: refused at the flush, the run's end at the poll
+    ex.start(run, payload(tmp_path, run), 1, [])
+    assert ex.flush() == {}
+    (end,) = ex.poll()
+    assert end.name == run.name and end.exit_code is None and not end.requeue
+    assert end.reason.startswith("could not start: Slurm refused the job") and words in end.reason
+    assert not ex.running() and not list((tmp_path / "arrays").glob("*/*"))  # links gone
 
 
 @slurm
@@ -334,13 +272,23 @@ def test_resume_reattaches_instead_of_resubmitting(
     plan = make_plan(tmp_path, "work", seeds=(0, 1), secs=[3])
     crashed = Engine([plan], SlurmExecutor(FAST), budget=[0, 1])
     crashed.prepare()
-    crashed._start_ready()  # both submitted; then the engine "dies" without a word
+    crashed._start_ready()
+    for name, job_id in crashed.executor.flush().items():  # as the loop does, one array
+        crashed.book.set(name, job_id=job_id)
+    # both submitted; then the engine "dies" without a word
     ids = {n: r.job_id for n, r in crashed.records.items()}
     for files in crashed.book.files.values():
         files.close()  # as the kernel would at its death: the lock goes with the process
     resumed = Engine([plan], SlurmExecutor(FAST), budget=[0, 1], resume=True)
     submitted: list[str] = []
     monkeypatch.setattr(resumed.executor, "start", lambda run, *a: submitted.append(run.name))
+    asked: list[str] = []
+    real = slurm_cli.run
+    monkeypatch.setattr(
+        slurm_cli, "run", lambda args, *a, **k: asked.append(args[0]) or real(args, *a, **k)
+    )
+    resumed.prepare()
+    assert asked == ["squeue"]  # both tasks of the array adopted from one answer
     assert resumed.run() == 0
     assert submitted == []
     records = L.Ledger.open(L.ledger_path(plan.data_dir, plan.name)).runs()
@@ -355,3 +303,4 @@ def test_timeout_is_slurms_time_limit(cluster: Any) -> None:
     assert end.reason.startswith("TIMEOUT: the job reached its Slurm time limit"), end
     assert end.exit_code != 0 and not end.stopped
     assert "DUE TO TIME LIMIT" in log_of(plan)
+    assert "checkpoint on SIGUSR1 after" in log_of(plan)  # [slurm] signal, before the limit

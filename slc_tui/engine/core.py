@@ -143,6 +143,9 @@ class Engine(Commands, Follow, Prune):
                         self._stop_everything(stop_reason(self._interrupt))
                         break
                     self._start_ready()
+                    for name, job_id in self.executor.flush().items():  # a Slurm array
+                        self.book.set(name, job_id=job_id)
+                        self.book.emit(EventKind.STARTED, name)
                     self._poll_progress(PROGRESS_EVERY)
                     self._prune(PROGRESS_EVERY)
                     self._cancel_tripped()
@@ -217,7 +220,8 @@ class Engine(Commands, Follow, Prune):
                       "pid": launched.pid, "job_id": launched.job_id, "cores": cores_text,
                       "gpus": ",".join(map(str, grant.gpus or [])),
                       "command": launched.command, "started": time.time()})  # fmt: skip
-        self.book.emit(EventKind.STARTED, run.name)
+        if not launched.queued:  # else once flush() submitted it
+            self.book.emit(EventKind.STARTED, run.name)
 
     # -- ending ------------------------------------------------------------------------------
     def _reap(self, ended: list[Exited]) -> None:
@@ -225,6 +229,8 @@ class Engine(Commands, Follow, Prune):
             if ex.name not in self.runs:
                 continue
             forced = self._stopping.pop(ex.name, None)
+            if ex.requeue and not forced:
+                self._tries[ex.name] -= 1  # preempted: a new attempt, not one of its retries
             state, reason = forced or ex.outcome()
             self._finish(ex.name, state, reason, ex.exit_code, ex.signal, explain=not forced)
 

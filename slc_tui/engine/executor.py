@@ -22,6 +22,8 @@ class Launched:
     """The cluster's job id (None locally)."""
     command: str
     """The command line, for the details panel."""
+    queued: bool = False
+    """Submitted at the backend's next :meth:`Executor.flush` (its job id comes from there)."""
 
 
 @dataclass
@@ -37,6 +39,8 @@ class Exited:
     """The backend's own reason (``TIMEOUT``, ``OUT_OF_MEMORY``...); the engine adds the log's."""
     stopped: bool = False
     """True when the engine asked for the stop (a cancel, a timeout)."""
+    requeue: bool = False
+    """Not the run's fault (preempted, a node failed): a new attempt, not counted as a retry."""
 
     def outcome(self) -> tuple[RunState, str]:
         """The run's state and reason when the engine did not stop it itself."""
@@ -56,6 +60,11 @@ class Executor(Protocol):
     def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
         """Start one attempt of ``run`` on the cores (and devices) of ``grant``; its output
         goes to ``output.log`` in its folder."""
+        ...
+
+    def flush(self) -> dict[str, str]:
+        """Submit the runs started since the last flush (Slurm: one array per shape); their
+        job ids by run name. Called once per turn of the loop, after the starts."""
         ...
 
     def poll(self) -> list[Exited]:

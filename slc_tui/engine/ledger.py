@@ -1,4 +1,5 @@
-"""The ledger: one SQLite database (WAL) per grid, the single source of truth on disk.
+"""The ledger: one SQLite database per grid, the single source of truth on disk (WAL mode,
+or a rollback journal on a network file system: :mod:`~slc_tui.engine.ledger_fs`).
 
 The engine is its only writer of runs; views read it and append commands. Every state change
 commits at once, so a crash of anything loses nothing already written. Each write to a run
@@ -23,6 +24,7 @@ from typing import Any
 
 from slc_tui.engine.faults import unreadable
 from slc_tui.engine.ledger_file import ENGINE_TIMEOUT, VIEW_TIMEOUT, build, connect, ident
+from slc_tui.engine.ledger_fs import journal_mode
 from slc_tui.engine.paths import STATE_DIR, ledger_path, private_dir, refuse_link, state_dir
 from slc_tui.engine.records import (
     ATTEMPT_COLUMNS,
@@ -69,7 +71,7 @@ class Ledger:
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             if tables and "runs" not in tables:  # some other program's database
                 raise sqlite3.DatabaseError("no such table: runs (not an slc-tui ledger)")
-            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA journal_mode={journal_mode(path)}")
             upgrade(conn)
             return cls(path, conn)
         except BaseException:

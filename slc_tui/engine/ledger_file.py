@@ -10,6 +10,7 @@ from collections.abc import Callable
 from contextlib import suppress
 from pathlib import Path
 
+from slc_tui.engine.ledger_fs import journal_mode
 from slc_tui.engine.paths import open_private
 from slc_tui.engine.schema import upgrade
 
@@ -54,7 +55,7 @@ def build(path: Path, fill: Callable[[Path], None] | None = None) -> None:
     os.close(open_private(tmp, os.O_RDWR | os.O_CREAT | os.O_EXCL))
     try:
         conn = connect(tmp, ENGINE_TIMEOUT)
-        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA journal_mode={journal_mode(path)}")
         upgrade(conn)
         conn.close()
         if fill is not None:

@@ -81,6 +81,10 @@ class LocalExecutor:
         self._procs[run.name] = _Proc(popen, log, {ENGINE_ENV: self._token, RUN_ENV: env[RUN_ENV]})
         return Launched(pid=popen.pid, job_id=None, command=shlex.join(argv))
 
+    def flush(self) -> dict[str, str]:
+        """Nothing to submit: local runs start at once."""
+        return {}
+
     def poll(self) -> list[Exited]:
         """Reap runs that ended; push stops past their grace period to SIGKILL."""
         ended: list[Exited] = []

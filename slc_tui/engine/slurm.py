@@ -1,153 +1,192 @@
-"""The Slurm backend: each run one batch job, followed with one ``squeue`` call per poll.
+"""The Slurm backend: runs as tasks of job arrays (or one job each), followed with one
+``squeue`` call per poll for the whole sweep.
 
-A run of ``num_cpu`` ranks asks ``--ntasks=num_cpu``; its ranks start inside the allocation
-with the same ``mpiexec`` as locally (MPICH's hydra sees the allocation and launches through
-``srun``), or with ``srun --mpi=pmi2`` when ``launcher = "srun"``. The job writes ``output.log``
-(``--output``) beside the run's output directory until the run makes it, then in it (see
-:mod:`slc_tui.engine.rundir`); both must be on a file system the nodes see. Jobs outlive
-the engine: a resumed engine follows them again with :meth:`SlurmExecutor.adopt`.
+:meth:`SlurmExecutor.start` queues a run; :meth:`~SlurmExecutor.flush`, once per turn of the
+engine's loop, submits the runs started in that turn: one array per shape
+(:mod:`~slc_tui.engine.slurm_batch`), ``[slurm] max_jobs`` of its tasks at once (``%M``).
+With ``array = false`` each run is one job, submitted by ``start`` itself. A run of
+``num_cpu`` ranks asks ``--ntasks=num_cpu``; its ranks start inside the allocation with the
+same ``mpiexec`` as locally, or with ``srun`` (``launcher = "srun"``). A task's job id is
+``JOB_TASK``. The queue is looked at with backoff (:mod:`~slc_tui.engine.slurm_backoff`).
+A job that Slurm requeued, preempted or lost to a node failure is replaced by a new
+attempt (``Exited.requeue``), at most ``max_requeues`` times per run. Jobs outlive the
+engine: a resumed engine follows them again with :meth:`SlurmExecutor.adopt`.
 """
 
 from __future__ import annotations
 
 import os
-import shlex
-import socket
 import sys
 import time
-from dataclasses import dataclass
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
 from slc_tui.engine import slurm_cli as cli
 from slc_tui.engine.executor import Exited, Launched, drain
-from slc_tui.engine.rundir import log_env, log_path, starting_log
+from slc_tui.engine.rundir import starting_log
 from slc_tui.engine.slots import Grant
-from slc_tui.engine.slurm_cli import JobInfo, SlurmError
-from slc_tui.launch import run_command, run_env
-from slc_tui.plan import Run
-from slc_tui.procid import CORES_ENV, ENGINE_ENV
-from slc_tui.slurm_conf import (
-    job_script,
-    sbatch_args,
-    srun_command,
-    validate_slurm_table,
+from slc_tui.engine.slurm_backoff import Backoff
+from slc_tui.engine.slurm_batch import (
+    Queued,
+    Visibility,
+    drop_link,
+    groups,
+    queued_run,
+    submit_array,
+    submit_job,
 )
+from slc_tui.engine.slurm_cli import SlurmError
+from slc_tui.engine.slurm_parse import JobInfo, base_id
+from slc_tui.engine.slurm_track import Job, alive, end_of, queue_word, requeued, stopped
+from slc_tui.plan import Run
+from slc_tui.slurm_conf import validate_slurm_table
 
 __all__ = ["SlurmError", "SlurmExecutor"]
 
-LOCAL_FILE_SYSTEMS = frozenset({"tmpfs", "ramfs", "devtmpfs"})
-"""File-system types that no other machine can see."""
-_REASONS = {
-    "TIMEOUT": "TIMEOUT: the job reached its Slurm time limit{limit}",
-    "OUT_OF_MEMORY": "OUT_OF_MEMORY: the job used more memory than it asked for",
-    "NODE_FAIL": "NODE_FAIL: a node of the job failed",
-    "BOOT_FAIL": "BOOT_FAIL: a node of the job failed to boot",
-    "PREEMPTED": "PREEMPTED: Slurm preempted the job",
-    "DEADLINE": "DEADLINE: the job reached its deadline",
-}
-
-
-@dataclass
-class _Job:
-    name: str
-    job_id: str
-    output_dir: str
-    """The run's folder (its log is in it, or beside it: :func:`~.rundir.log_path`)."""
-    queue_state: str = "PENDING"
-    stopping: bool = False
-    """True once we asked Slurm to cancel it."""
-    cancelled: bool = False
-    """True once ``scancel`` went through."""
-
 
 class SlurmExecutor:
-    """Submits runs as Slurm batch jobs and follows them; see the module docstring."""
+    """Submits runs as Slurm array tasks or jobs and follows them; see the module docstring."""
 
     def __init__(self, table: dict[str, Any] | None = None, mpiexec: str | None = None) -> None:
         self.conf = validate_slurm_table(table or {})
         """The validated ``[slurm]`` table."""
         self.poll_interval: float = self.conf["poll_interval"]
         self.max_jobs: int | None = self.conf["max_jobs"]
-        """Jobs in flight at most (None: no limit of ours)."""
+        """Tasks of an array running at once (``%M``); jobs in flight with ``array = false``."""
+        self.array: bool = self.conf["array"]
+        self.backoff = Backoff(self.poll_interval, self.conf["max_poll_interval"])
+        """The wait before the next look at the queue."""
+        self.queries = 0
+        """``squeue`` calls made (one per poll for the whole sweep)."""
         self.last_error = ""
         """The last failed Slurm query (the engine retries at the next poll)."""
         self._mpiexec = mpiexec
-        self._jobs: dict[str, _Job] = {}
+        self._jobs: dict[str, Job] = {}
+        self._queued: list[Queued] = []
+        self._unsubmitted: list[Exited] = []
         self._next_poll = 0.0
         self._changes: dict[str, str] = {}
         self._accounting: bool | None = None
-        self._nodes: set[str] | None = None
-        self._visible: set[str] = set()
+        self._visible = Visibility(self.conf.get("partition"))
+        self._requeues: Counter[str] = Counter()
+        self._adopting: dict[str, dict[str, JobInfo]] = {}
+        """Slurm's answers per array while an engine adopts its runs (till the first poll)."""
 
     # -- the Executor protocol -------------------------------------------------------------
     def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
-        """Submit ``run`` as a job of ``num_cpu`` tasks; SlurmError with Slurm's refusal."""
+        """Queue ``run`` for the next :meth:`flush` (with ``array = false``: submit it as a
+        job of ``num_cpu`` tasks now; SlurmError with Slurm's refusal)."""
+        cli.require("sbatch")
         log = starting_log(run.output_dir)
         log.parent.mkdir(parents=True, exist_ok=True)
-        self._check_visible([os.fspath(log), os.fspath(payload), sys.executable])
-        if run.num_cpu > 1 and self.conf["launcher"] == "srun":
-            argv = srun_command(self.conf, run_command(payload, 1))
-        else:
-            argv = run_command(payload, run.num_cpu, self._mpiexec or run.options.mpiexec)
-        env = run_env(run.num_cpu)
-        for var in (ENGINE_ENV, CORES_ENV):  # a job outlives the engine and picks its cores
-            env.pop(var, None)
-        env.update(log_env(run.output_dir))
-        args = sbatch_args(
-            self.conf, name=run.name, ntasks=run.num_cpu, log=str(log), chdir=os.getcwd()
-        )
-        script = job_script(argv, run.name, attempt, unset=(ENGINE_ENV, CORES_ENV))
-        job_id = cli.submit(args, script, env)
-        self._jobs[run.name] = _Job(run.name, job_id, run.output_dir)
-        self._changes[run.name] = "PENDING"
-        return Launched(pid=None, job_id=job_id, command=f"{shlex.join(args)}: {shlex.join(argv)}")
+        self._visible.check([os.fspath(log), os.fspath(payload), sys.executable])
+        item = queued_run(self.conf, run, payload, attempt, self._mpiexec)
+        if not self.array:
+            job_id, command = submit_job(self.conf, item)
+            self._jobs[run.name] = Job(run.name, job_id, run.output_dir)
+            self._changes[run.name] = "PENDING"
+            self._soon()
+            return Launched(pid=None, job_id=job_id, command=command)
+        self._queued.append(item)
+        self._jobs[run.name] = Job(run.name, None, run.output_dir)
+        command = "sbatch --array: " + " ".join(item.task.argv)
+        return Launched(pid=None, job_id=None, command=command, queued=True)
+
+    def flush(self) -> dict[str, str]:
+        """Submit the queued runs, one array per grid and shape; their ``JOB_TASK`` ids.
+        A refused array's runs end (could not start, with Slurm's words) at the next poll."""
+        queued, self._queued = self._queued, []
+        ids: dict[str, str] = {}
+        for items in groups(queued):
+            live = [q for q in items if not self._jobs[q.run.name].stopping]
+            for item in items:
+                if item not in live:  # stopped before it was submitted
+                    self._unsubmitted.append(Exited(item.run.name, None, stopped=True))
+                    del self._jobs[item.run.name]
+            if not live:
+                continue
+            try:
+                job_ids, links = submit_array(self.conf, live)
+            except (SlurmError, OSError) as exc:
+                for item in live:
+                    why = f"could not start: {exc}"
+                    self._unsubmitted.append(Exited(item.run.name, None, reason=why))
+                    del self._jobs[item.run.name]
+                continue
+            for i, (item, job_id) in enumerate(zip(live, job_ids)):
+                job = self._jobs[item.run.name]
+                job.job_id, job.link = job_id, links / str(i)
+                self._changes[job.name] = "PENDING"
+                ids[job.name] = job_id
+        if ids:
+            self._soon()
+        return ids
 
     def poll(self) -> list[Exited]:
-        """Jobs that ended; asks Slurm at most every ``poll_interval`` seconds."""
+        """Jobs that ended; asks Slurm when the backoff says (one ``squeue`` call)."""
+        ended, self._unsubmitted = self._unsubmitted, []
+        self._adopting.clear()
         now = time.monotonic()
-        if not self._jobs or now < self._next_poll:
-            return []
-        self._next_poll = now + self.poll_interval
-        return self._collect()
+        if not any(j.job_id for j in self._jobs.values()) or now < self._next_poll:
+            return ended
+        found, changed = self._collect()
+        self._next_poll = time.monotonic() + self.backoff.after(changed)
+        return ended + found
 
     def stop(self, name: str, grace: float = 5.0) -> None:
-        """``scancel`` the run's job; Slurm sends SIGTERM, then SIGKILL after its KillWait."""
+        """``scancel`` the run's job (``JOB_TASK``); Slurm sends SIGTERM, then SIGKILL after
+        its KillWait."""
         job = self._jobs.get(name)
         if job is None or job.stopping:
             return
         job.stopping = True
-        self._cancel([job])
+        if job.job_id:
+            self._cancel([job])
+            self._soon()
 
     def shutdown(self, grace: float = 5.0) -> list[Exited]:
         """Cancel every job of the sweep (one ``scancel``) and wait until Slurm ends them."""
-        jobs = list(self._jobs.values())
-        for job in jobs:
+        for job in self._jobs.values():
             job.stopping = True
-        self._cancel(jobs)
-        return drain(self._collect, lambda: bool(self._jobs), grace + 10, 0.5)
+        self.flush()  # nothing queued is submitted now: each is reported as stopped
+        ended, self._unsubmitted = self._unsubmitted, []
+        self._cancel(list(self._jobs.values()))
+        return ended + drain(lambda: self._collect()[0], lambda: bool(self._jobs), grace + 10, 0.5)
 
     def adopt(self, run: Run, job_id: str) -> bool:
-        """Follow job ``job_id`` of ``run`` again; False when Slurm no longer knows it.
+        """Follow job ``job_id`` (``JOB`` or ``JOB_TASK``) of ``run`` again; False when Slurm
+        no longer knows it, or it is another run's.
 
         A job that ended while no engine watched is adopted too: the next poll reports its
         end as Slurm recorded it. Raises SlurmError when Slurm cannot be asked.
         """
-        info = cli.queue([job_id]).get(job_id)
+        base = base_id(job_id)  # one squeue (and sacct) call per array, not per task
+        if base not in self._adopting:
+            self._adopting[base] = cli.queue([job_id])
+        info = self._adopting[base].get(job_id)
         if info is None:
-            info = (self._finals([job_id]) or {}).get(job_id)
-        if info is None or (info.name and info.name != run.name):
+            if f"{base} ended" not in self._adopting:
+                self._adopting[f"{base} ended"] = self._finals([base], whole=True)
+            info = self._adopting[f"{base} ended"].get(job_id)
+        if info is None or (info.name and info.name not in (run.name, run.grid)):
             return False
-        job = _Job(run.name, job_id, run.output_dir, queue_state=info.state)
-        self._jobs[run.name] = job
-        self._changes[run.name] = _queue_word(info)
+        self._jobs[run.name] = Job(run.name, job_id, run.output_dir, info.state,
+                                    restarts=info.restarts)  # fmt: skip
+        self._changes[run.name] = queue_word(info)
         self._next_poll = 0.0
         return True
 
     # -- beyond the protocol ---------------------------------------------------------------
     def can_start(self) -> bool:
-        """False while ``max_jobs`` jobs are in flight."""
-        return self.max_jobs is None or len(self._jobs) < self.max_jobs
+        """False while ``max_jobs`` jobs are in flight (one job per run only: an array
+        takes every run, and Slurm runs ``max_jobs`` of its tasks at once)."""
+        return self.array or self.max_jobs is None or len(self._jobs) < self.max_jobs
+
+    @property
+    def accounting(self) -> bool | None:
+        """Whether ``sacct`` answered (the cluster keeps accounting); None: not asked yet."""
+        return self._accounting
 
     def take_queue_states(self) -> dict[str, str]:
         """Queue states (``PENDING (Priority)``, ``RUNNING``...) that changed since last asked."""
@@ -155,7 +194,7 @@ class SlurmExecutor:
         return changes
 
     def running(self) -> list[str]:
-        """Names of the runs whose jobs are in flight."""
+        """Names of the runs whose jobs are in flight (or queued for submission)."""
         return list(self._jobs)
 
     def job_id(self, name: str) -> str | None:
@@ -164,46 +203,76 @@ class SlurmExecutor:
         return job.job_id if job else None
 
     # -- plumbing ----------------------------------------------------------------------------
-    def _cancel(self, jobs: list[_Job]) -> None:
-        todo = [j for j in jobs if not j.cancelled]
+    def _soon(self) -> None:
+        self._next_poll = min(self._next_poll, time.monotonic() + self.backoff.reset())
+
+    def _cancel(self, jobs: list[Job]) -> None:
+        todo = [j for j in jobs if not j.cancelled and j.job_id]
         try:
-            cli.cancel([j.job_id for j in todo])
+            cli.cancel([str(j.job_id) for j in todo])
         except SlurmError as exc:
             self.last_error = str(exc)  # retried at the next poll
             return
         for job in todo:
             job.cancelled = True
 
-    def _collect(self) -> list[Exited]:
+    def _collect(self) -> tuple[list[Exited], bool]:
+        """The ends seen in one look at the queue, and whether anything changed."""
         self._cancel([j for j in self._jobs.values() if j.stopping])
+        tracked = [j for j in self._jobs.values() if j.job_id]
         try:
-            infos = cli.queue([j.job_id for j in self._jobs.values()])
+            infos = cli.queue([str(j.job_id) for j in tracked])
         except SlurmError as exc:
             self.last_error = str(exc)
-            return []
+            return [], False
+        self.queries += 1
+        ended: list[Exited] = []
         done: dict[str, JobInfo | None] = {}
-        for job in self._jobs.values():
-            info = infos.get(job.job_id)
-            if info is not None and info.active and not (job.stopping and not _alive(info)):
-                word = _queue_word(info)
+        changed = False
+        for job in tracked:
+            info = infos.get(str(job.job_id))
+            if info is not None and not job.stopping and requeued(job, info):
+                ended.append(self._replace(job, info))
+            elif info is not None and info.active and not (job.stopping and not alive(info)):
+                word = queue_word(info)
                 if word != job.queue_state:
                     job.queue_state = self._changes[job.name] = word
-                continue
-            done[job.job_id] = info
-        if not done:
-            return []
-        finals = self._finals([i for i, info in done.items() if not _stopped(info)])
-        ended = []
-        for job in [j for j in self._jobs.values() if j.job_id in done]:
-            info = finals.get(job.job_id) or done[job.job_id]
-            ended.append(self._exited(job, info))
-            self._changes[job.name] = info.state if info else "GONE"
-            del self._jobs[job.name]
-        return ended
+                    changed = True
+            else:
+                done[str(job.job_id)] = info
+        if done:
+            finals = self._finals([i for i, info in done.items() if not stopped(info)])
+            for job in [j for j in tracked if j.job_id in done]:
+                info = finals.get(str(job.job_id)) or done[str(job.job_id)]
+                ended.append(self._exited(job, info))
+                self._changes[job.name] = info.state if info else "GONE"
+                self._forget(job)
+        return ended, changed or bool(ended)
 
-    def _finals(self, job_ids: list[str]) -> dict[str, JobInfo]:
-        """Final states with exit codes: ``sacct`` when the cluster keeps accounting, else
-        ``scontrol show job`` (the controller keeps ended jobs for MinJobAge)."""
+    def _replace(self, job: Job, info: JobInfo) -> Exited:
+        """A job Slurm put back in the queue: cancel it; the run gets a new attempt."""
+        self._cancel([job])
+        self._changes[job.name] = "REQUEUED"
+        self._forget(job)
+        why = f"REQUEUED: Slurm requeued the job ({info.state} {info.reason})".replace(" )", ")")
+        return self._requeue_end(job.name, why, None, None)
+
+    def _requeue_end(self, name: str, why: str, code: int | None, sig: int | None) -> Exited:
+        self._requeues[name] += 1
+        if self._requeues[name] > self.conf["max_requeues"]:
+            return Exited(name, code or None, sig, reason=f"{why}; requeued too often "
+                          f"(max_requeues = {self.conf['max_requeues']})")  # fmt: skip
+        return Exited(name, code or None, sig, reason=f"{why}; a new attempt", requeue=True)
+
+    def _forget(self, job: Job) -> None:
+        self._jobs.pop(job.name, None)
+        if job.link is not None:
+            drop_link(job.link)
+
+    def _finals(self, job_ids: list[str], whole: bool = False) -> dict[str, JobInfo]:
+        """Final states with exit codes: one ``sacct`` call when the cluster keeps
+        accounting, else ``scontrol show job`` once per array (the controller keeps ended
+        jobs for MinJobAge). ``whole``: every task of the arrays named by ``job_ids``."""
         out: dict[str, JobInfo] = {}
         if job_ids and self._accounting is not False:
             try:
@@ -212,69 +281,16 @@ class SlurmExecutor:
                 acct = None
             self._accounting = acct is not None
             out.update({k: v for k, v in (acct or {}).items() if not v.active})
-        for job_id in job_ids:
-            if job_id not in out:
-                try:
-                    info = cli.show_job(job_id)
-                except SlurmError as exc:
-                    self.last_error, info = str(exc), None
-                if info is not None:
-                    out[job_id] = info
+        for base in dict.fromkeys(base_id(j) for j in job_ids if j not in out):
+            try:
+                shown = cli.show_jobs(base)
+            except SlurmError as exc:
+                self.last_error, shown = str(exc), {}
+            out.update({k: v for k, v in shown.items() if (whole or k in job_ids) and k not in out})
         return out
 
-    def _exited(self, job: _Job, info: JobInfo | None) -> Exited:
-        if info is None:
-            reason = "Slurm no longer knows the job (it ended long ago, or was purged)"
-            return Exited(job.name, None, reason=reason, stopped=job.stopping)
-        code, sig, state = info.exit_code, info.signal, info.state
-        if state == "COMPLETED" and not code:
-            return Exited(job.name, 0)
-        if state == "CANCELLED" or job.stopping:
-            reason = "" if job.stopping else f"cancelled outside slc-tui {info.reason}".strip()
-            return Exited(job.name, code or None, sig, reason=reason, stopped=True)
-        limit = f" ({info.time_limit})" if info.time_limit else ""
-        reason = _REASONS.get(state, "").format(limit=limit)
-        log = log_path(job.output_dir)
-        if not log.exists():
-            reason = (
-                f"{state} ({info.reason or 'no output'}): the job wrote no {log}; is "
-                f"{log.parent} on a file system the nodes can see?"
-            )
-        elif not reason and state != "FAILED":
-            reason = f"{state} {info.reason}".strip()
-        return Exited(job.name, code or None, sig, reason=reason)
-
-    def _check_visible(self, paths: list[str]) -> None:
-        """Refuse paths on a tmpfs when the jobs may land on other machines than this one."""
-        if self._nodes is None:
-            self._nodes = cli.partition_nodes(self.conf.get("partition"))
-        host = socket.gethostname()
-        if not self._nodes or self._nodes <= {host, host.split(".")[0], "localhost"}:
-            return
-        for path in paths:
-            folder = os.path.dirname(os.path.abspath(path))
-            if folder in self._visible:
-                continue
-            kind = cli.fs_type(folder)
-            if kind in LOCAL_FILE_SYSTEMS:
-                raise SlurmError(
-                    f"{path} is on a {kind} file system of this machine, which the Slurm nodes "
-                    "cannot see: put data_dir (and the Python environment) on the shared file "
-                    "system"
-                )
-            self._visible.add(folder)
-
-
-def _queue_word(info: JobInfo) -> str:
-    if info.state == "PENDING" and info.reason:
-        return f"PENDING ({info.reason})"
-    return info.state
-
-
-def _alive(info: JobInfo) -> bool:
-    """False for a job on its way out (COMPLETING after a cancel)."""
-    return info.state != "COMPLETING"
-
-
-def _stopped(info: JobInfo | None) -> bool:
-    return info is not None and info.state == "COMPLETING"
+    def _exited(self, job: Job, info: JobInfo | None) -> Exited:
+        end = end_of(job, info)
+        if end.requeue:  # preempted, a node failed: not the run's fault
+            return self._requeue_end(job.name, end.reason, end.exit_code, end.signal)
+        return end

@@ -21,6 +21,8 @@ def gpu_budget(plans: Sequence[GridPlan], options: RunOptions) -> tuple[list[int
     value = options.gpus
     if problem := budget_problem(value):
         raise InputError(f"gpus {value!r} {problem}")
+    if options.backend == "slurm":
+        return None, _on_slurm(plans, value)
     notice = ""
     devices: list[int] | None
     if value == "auto":
@@ -51,6 +53,28 @@ def gpu_budget(plans: Sequence[GridPlan], options: RunOptions) -> tuple[list[int
                 python="lower gpus_per_run=, or give more devices to gpus=",
             )
     return (devices or None) if value != 0 else None, notice
+
+
+def _on_slurm(plans: Sequence[GridPlan], value: object) -> str:
+    """On a cluster each run asks Slurm for its whole devices (``[slurm] gpu_request``); the
+    local budget does not apply. What to say of a ``gpus`` budget given anyway.
+
+    Raises:
+        InputError: a fraction of a device, which Slurm does not give.
+    """
+    for plan in plans:
+        share = plan_share(plan)
+        if problem := share_problem(share):
+            raise InputError(f"gpus_per_run {share!r} of grid {plan.name!r} {problem}")
+        if 0 < share < 1:
+            raise InputError(
+                f"gpus_per_run {share:g} of grid {plan.name!r}: Slurm gives whole GPUs to a job",
+                cli="give gpus_per_run = 1 or more for a Slurm sweep",
+                python="give gpus_per_run=1 or more for a Slurm sweep",
+            )
+    if value != 0:
+        return "[run] gpus is the local GPU budget; on Slurm each run asks for gpus_per_run"
+    return ""
 
 
 def plan_share(plan: GridPlan) -> float:
