@@ -298,3 +298,32 @@ def test_status_adds_what_nvml_says_of_the_devices_in_use(monkeypatch: pytest.Mo
     ]  # fmt: skip
     monkeypatch.setattr(gpus, "device_usage", lambda ids: {})  # NVML does not answer
     assert device_lines(runs) == []
+
+
+# -- Slurm -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("request_key", "flag"),
+    [("", "--gres=gpu:2"), ('gpu_request = "gpus"', "--gpus=2"),
+     ('gpu_request = "gpus-per-task"', "--gpus-per-task=1")],
+)  # fmt: skip
+def test_slurm_runs_ask_for_their_gpus(tmp_path: Path, request_key: str, flag: str) -> None:
+    grid = write_grid(tmp_path / "s.toml", "sg", "work", "seed = [0, 1]",
+                      f'num_cpu = 2\ngpus_per_run = 2\n[run]\nbackend = "slurm"\n'
+                      f"[slurm]\n{request_key}")  # fmt: skip
+    res = run(str(grid), "--dry-run")
+    assert res.returncode == 0, res.stderr
+    assert f"--ntasks=2 {flag} " in res.stdout, res.stdout
+    assert "GPU budget" not in res.stdout  # the cluster gives the devices, not a local budget
+
+
+def test_slurm_refuses_a_fraction_of_a_gpu(tmp_path: Path) -> None:
+    grid = write_grid(tmp_path / "s.toml", "sf", "work", "seed = [0]",
+                      'gpus_per_run = 0.5\n[run]\nbackend = "slurm"')  # fmt: skip
+    line = one_line_error(run(str(grid), "--dry-run"))
+    assert "gpus_per_run 0.5 of grid 'sf': Slurm gives whole GPUs to a job" in line
+    bad = write_grid(tmp_path / "b.toml", "sb", "work", "seed = [0]",
+                     'gpus_per_run = 1\n[run]\nbackend = "slurm"\n'
+                     '[slurm]\ngpu_request = "x"')  # fmt: skip
+    assert "gpu_request must be one of gres, gpus, gpus-per-task" in one_line_error(
+        run(str(bad), "--dry-run")
+    )
