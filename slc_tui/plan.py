@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
     from slc_tui.gridfile import GridSpec
     from slc_tui.payload import Thunk
+    from slc_tui.search import Search, SearchPlan
 
 __all__ = ["GridPlan", "LazyRuns", "PlanError", "Row", "Run", "check_distinct", "check_plans",
            "pack_waves", "plan_grid", "plan_specs"]  # fmt: skip
@@ -54,6 +55,8 @@ class GridPlan:
     """A list, or for a dry run :class:`LazyRuns`."""
     source: str = ""
     """The grid file, or ``""`` for a grid built in Python."""
+    search: SearchPlan | None = None
+    """The grid's search (random or Optuna), if it has one (:mod:`slc_tui.search`)."""
 
     def rows(self) -> Iterator[Row]:
         """``(variant, name, output_dir)`` of every run, in plan order."""
@@ -92,6 +95,7 @@ def plan_grid(
     start_idx: int = 0,
     source: str = "",
     lazy: bool = False,
+    search: Search | None = None,
 ) -> GridPlan:
     """Turn every variant of ``grid`` into a run, as ``ExperimentGrid.run`` would call them.
 
@@ -107,6 +111,7 @@ def plan_grid(
         start_idx: plan position of the first run (for several grids in one plan).
         source: the grid file, for messages.
         lazy: make each run only when it is asked for (a dry run of a huge grid).
+        search: sample the keys that take a distribution (:mod:`slc_tui.search`).
 
     Raises:
         PlanError: two runs would share one output directory; a ``logger_kwargs`` that is
@@ -129,12 +134,24 @@ def plan_grid(
     for key, vals in zip(grid.keys, grid.vals):
         if wrong := logger_kwargs_problem(key, vals):  # a grid changed after add()
             raise PlanError(f"{where}: [{key}] {wrong}", key, wrong)
-    runs = LazyRuns(grid, thunk, folder, ranks=ranks, datestamp=datestamp, options=options,
+    from slc_tui.search import SearchError, SearchPlan, setup
+
+    try:
+        planned, trials = setup(grid, search)
+    except SearchError as exc:
+        raise PlanError(f"{where}: [{exc.key}] {exc.problem}", exc.key, exc.problem) from None
+    found_search = None if search is None or search.method == "grid" else SearchPlan(
+        search, grid, {"thunk": thunk, "num_cpu": ranks, "gpus_per_run": gpus_per_run,
+                       "data_dir": folder, "datestamp": datestamp, "options": options,
+                       "source": source}, trials)  # fmt: skip
+    if planned is None:  # Optuna: the engine plans each trial as it is asked
+        return GridPlan(grid.grid_name, folder, [], source, found_search)
+    runs = LazyRuns(planned, thunk, folder, ranks=ranks, datestamp=datestamp, options=options,
                     start_idx=start_idx, gpus=gpus_per_run)  # fmt: skip
     found = grid_problem(runs)
     if found:
         raise PlanError(f"{where}: {found[0]}", found[1], found[0])
-    plan = GridPlan(name=grid.grid_name, data_dir=folder, runs=runs, source=source)
+    plan = GridPlan(grid.grid_name, folder, runs, source, found_search)
     if not lazy:
         plan.runs = list(runs)
     return plan
@@ -157,12 +174,14 @@ def plan_specs(
                              gpus_per_run=spec.gpus_per_run,
                              data_dir=spec.data_dir, datestamp=spec.datestamp,
                              options=spec.options.override(**(overrides or {})),
-                             start_idx=idx, source=str(spec.path), lazy=lazy)  # fmt: skip
+                             start_idx=idx, source=str(spec.path), lazy=lazy,
+                             search=spec.search)  # fmt: skip
         except PlanError as exc:
             if exc.key is None:
                 raise
             table = "grid" if exc.key in ("data_dir", "num_cpu") else "params"
-            raise spec.error(f"{table}.{exc.key}", exc.problem) from None
+            key = exc.key if exc.key.startswith("search.") else f"{table}.{exc.key}"
+            raise spec.error(key, exc.problem) from None
         idx += len(plan.runs)
         plans.append(plan)
     check_distinct(plans)
