@@ -15,6 +15,7 @@ from typing import IO
 
 from slc_tui.cpus import MAX_BUDGET, pack_summary
 from slc_tui.plan import GridPlan, LazyRuns
+from slc_tui.search import plan_lines
 from slc_tui.sweep.fmt import display_path as _rel
 from slc_tui.sweep.prepare import Sweep
 
@@ -115,6 +116,7 @@ def print_plan(
             f"\n{plan.name}  ({len(plan.runs):,} runs, {_variants(plan):,} variants"
             f"{', ' + plan.source if plan.source else ''})\n"
         )
+        out.writelines(f"{line}\n" for line in plan_lines(plan.search))
         (_tree if every else _summary)(plan, out)
     if not every:
         out.write(f"\nThe tree of all {total:,} runs: --dry-run --all.\n")

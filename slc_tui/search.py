@@ -196,3 +196,17 @@ class SearchPlan:
     def dists(self) -> dict[str, Dist]:
         """The sampled keys and their distributions."""
         return dists_of(self.base)
+
+
+def plan_lines(found: SearchPlan | None) -> list[str]:
+    """A grid's search in words, for the dry run (none without a search)."""
+    if found is None:
+        return []
+    lines = found.search.lines(found.dists)
+    if found.search.method == "optuna":
+        lines.append("  the trials are asked from Optuna while the sweep runs (the study is kept "
+                     "beside the ledger, NAME.optuna.log); each runs with every seed")  # fmt: skip
+    else:
+        lines.append(f"  {len(found.trials)} configurations sampled up front; each runs with "
+                     "every seed, as the variants below")  # fmt: skip
+    return lines
