@@ -3,20 +3,14 @@
 
 from __future__ import annotations
 
-import importlib.util
 from typing import TYPE_CHECKING, Any
 
 from slc_tui.gridfile_lines import Problems, check_keys
 from slc_tui.gridfile_values import toml_repr
-from slc_tui.search import SEARCH_KEYS, Search, SearchError, setup
+from slc_tui.search import SEARCH_KEYS, Search, SearchError, optuna_missing, setup
 
 if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
-
-
-def optuna_missing() -> bool:
-    """Whether Optuna cannot be imported (it is looked for, not imported)."""
-    return importlib.util.find_spec("optuna") is None
 
 
 def search_of(p: Problems, table: dict[str, Any], grid: ExperimentGrid) -> Search | None:

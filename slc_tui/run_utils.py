@@ -61,9 +61,11 @@ class ExperimentGrid(_grid.ExperimentGrid):
         callables (as in the reference). ``num_cpu``, ``data_dir`` and ``datestamp`` mean
         what they mean for ``call_experiment``. ``engine_options``: ``ui=True`` opens the
         dashboard, ``resume=True``, ``gpus_per_run=`` (GPU devices per run: 0, a fraction, or
-        a whole number), and the ``[run]`` settings (``max_cpus``, ``gpus``, ``retries``,
-        ``timeout``, ``fail_fast``, ``backend``...); an unknown one is a ``TypeError`` that
-        names the nearest known one.
+        a whole number), ``search=`` (a dict of the ``[search]`` keys, or a
+        ``slc_tui.search.Search``: the keys added with a distribution, such as
+        ``search.loguniform(1e-5, 1e-2)``, are sampled), and the ``[run]`` settings
+        (``max_cpus``, ``gpus``, ``retries``, ``timeout``, ``fail_fast``, ``backend``...);
+        an unknown one is a ``TypeError`` that names the nearest known one.
 
         Raises:
             ExperimentsFailed: after every run ended, when some did not succeed (its
@@ -92,12 +94,14 @@ def _run_grid(
     datestamp: bool = False,
     *,
     gpus_per_run: float = 0.0,
+    search: Any = None,
     ui: bool = False,
     resume: bool = False,
     **options: Any,
 ) -> None:
     """``ExperimentGrid.run``: every variant, in parallel inside the CPU budget."""
     from slc_tui.options import RunOptions
+    from slc_tui.search import Search
     from slc_tui.sweep import prepare
     from slc_tui.sweep.lifecycle import start_background
 
@@ -106,7 +110,8 @@ def _run_grid(
     except SlcError as exc:
         raise TypeError(f"ExperimentGrid.run() got {exc}") from None
     sweep = prepare.from_grid(grid, thunk, opts, num_cpu=num_cpu, gpus_per_run=gpus_per_run,
-                              data_dir=data_dir, datestamp=datestamp)  # fmt: skip
+                              data_dir=data_dir, datestamp=datestamp,
+                              search=Search.of(search))  # fmt: skip
     grid.print()
     if ui:
         from slc_tui.headless import interactive

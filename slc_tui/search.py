@@ -76,6 +76,9 @@ class Search:
             found = cls(**given)
         if found is not None and (bad := found.problem()):
             raise InputError(f"search: {bad[0]} {bad[1]}")
+        if found is not None and found.method == "optuna" and optuna_missing():
+            raise InputError('search: method "optuna" needs Optuna, which is not installed; '
+                             'pip install "slc-tui[search]" (or optuna)')  # fmt: skip
         return found
 
     def problem(self) -> tuple[str, str] | None:
@@ -101,6 +104,13 @@ class Search:
         out = [f"{head}, {goal}, sampler seed {self.seed}"]
         out += [f"  {key} ~ {dist}" for key, dist in dists.items()]
         return out
+
+
+def optuna_missing() -> bool:
+    """Whether Optuna cannot be imported (it is looked for, not imported)."""
+    import importlib.util
+
+    return importlib.util.find_spec("optuna") is None
 
 
 def sample(base: ExperimentGrid, search: Search) -> list[Trial]:
