@@ -107,13 +107,13 @@ def dist_form(p: Problems, key: KeyPath, table: dict[str, Any]) -> tuple[Any, st
     from slc_tui.search_space import dist_problem, make_dist
 
     kinds = [k for k in table if k in DIST_KINDS]
+    if len(kinds) > 1 or "values" in table:
+        raise p.error((*key, kinds[-1]), "give one distribution or values, not both")
     for sub in table:
         if sub in (*DIST_KINDS, "shorthand", "in_name"):
             continue
         raise p.error((*key, sub), "unknown key; a distribution has one of "
                       f"{', '.join(DIST_KINDS)}, and shorthand")  # fmt: skip
-    if len(kinds) > 1 or "values" in table:
-        raise p.error((*key, kinds[-1]), "give one distribution or values, not both")
     if problem := dist_problem(kinds[0], table[kinds[0]]):
         raise p.error((*key, kinds[0]), problem)
     shorthand = table.get("shorthand")

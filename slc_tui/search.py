@@ -18,10 +18,10 @@ from typing import Any
 from slc_tui.errors import InputError
 from slc_tui.grid import ExperimentGrid
 from slc_tui.search_space import (
+    DIGITS,
     Dist,
     Trial,
     choice,
-    distinct,
     dists_of,
     integer,
     loguniform,
@@ -122,23 +122,22 @@ def sample(base: ExperimentGrid, search: Search) -> list[Trial]:
     """
     dists = dists_of(base)
     rng = random.Random(search.seed)
-    taken: dict[str, Trial] = {}
+    found: list[dict[str, Any]] = []
     for _ in range(search.trials * DRAWS):
-        trial = distinct(base, Trial({k: d.sample(rng) for k, d in dists.items()}), taken)
-        if trial is not None:
-            taken[trial_name(base, trial)] = trial
-        if len(taken) == search.trials:
+        values = {k: d.sample(rng) for k, d in dists.items()}
+        if values not in found:
+            found.append(values)
+        if len(found) == search.trials:
             break
     else:
         raise InputError(
-            f"the distributions gave only {len(taken)} distinct configurations in "
+            f"the distributions gave only {len(found)} distinct configurations in "
             f"{search.trials * DRAWS} draws; lower trials (or widen the distributions)"
         )
-    trials = list(taken.values())
-    digits = max(t.digits for t in trials)
-    for t in trials:
-        t.digits = digits
-    return trials
+    digits = DIGITS  # the fewest digits (from 3) that name every trial apart
+    while len({trial_name(base, Trial(v, digits)) for v in found}) < len(found) and digits < 17:
+        digits += 1
+    return [Trial(values, digits) for values in found]
 
 
 class SearchError(InputError, ValueError):

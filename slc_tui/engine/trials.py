@@ -46,6 +46,12 @@ def study_path(data_dir: str | os.PathLike[str], grid: str) -> Path:
     return state_dir(data_dir) / f"{grid}{STUDY_SUFFIX}"
 
 
+def startup(trials: int) -> int:
+    """Random trials before TPE models the objective: Optuna's 10, fewer in a small budget
+    (a quarter of it, at least 2), so that most of a small search is guided."""
+    return max(2, min(10, trials // 4))
+
+
 def objective_of(records: list[RunRecord], metric: str, objective: str) -> float | None:
     """The seed aggregate (``mean``, ``iqm`` or ``median``) of ``metric`` at each seed's final
     epoch, over the seeds that succeeded (:func:`slc_tui.stats.variant_stats`); None when no
@@ -97,6 +103,7 @@ class GridSearch:
     def open(self, resume: Resume) -> None:
         """Load (or make) the study and plan the runs of the trials it holds."""
         import optuna
+        from optuna.storages.journal import JournalFileBackend
 
         optuna.logging.set_verbosity(optuna.logging.WARNING)
         path = study_path(self.plan.data_dir, self.plan.name)
@@ -104,10 +111,11 @@ class GridSearch:
         if resume == Resume.ALL and path.exists():
             path.unlink()  # a fresh sweep of the grid: a fresh study
         os.close(open_private(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND))
-        backend = optuna.storages.journal.JournalFileBackend(str(path))
+        backend = JournalFileBackend(str(path))
         self.study = optuna.create_study(
             study_name=self.plan.name, storage=optuna.storages.JournalStorage(backend),
-            load_if_exists=True, sampler=optuna.samplers.TPESampler(seed=self.search.seed),
+            load_if_exists=True, sampler=optuna.samplers.TPESampler(
+                seed=self.search.seed, n_startup_trials=startup(self.search.trials)),
             direction="maximize" if self.search.mode == "max" else "minimize",
         )  # fmt: skip
         for past in self.study.trials:
