@@ -132,7 +132,8 @@ BAD = [
     ('x = { lognormal = [1, 2] }', "", ":7: [params] x.lognormal: a table under [params] is the "
      "option form", "did you mean the distribution loguniform?"),
     ("x = { uniform = [2, 1] }", "", ":7: [params] x.uniform: the bounds [2, 1] are reversed", ""),
-    ("x = { loguniform = [0, 1] }", "", ":7: [params] x.loguniform: loguniform needs bounds > 0", ""),
+    ("x = { loguniform = [0, 1] }", "", ":7: [params] x.loguniform: loguniform needs bounds > 0",
+     ""),
     ("x = { int = [1.5, 3] }", "", ":7: [params] x.int: int needs two whole numbers", ""),
     ("x = { choice = [] }", "", ":7: [params] x.choice: choice needs a non-empty array", ""),
     ("x = { uniform = [0, 1], values = [1] }", "", ":7: [params] x.uniform: give one", ""),
