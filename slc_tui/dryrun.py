@@ -121,6 +121,9 @@ def print_plan(
     if not every:
         out.write(f"\nThe tree of all {total:,} runs: --dry-run --all.\n")
     segments = [seg for p in plans for seg in p.segments()]
+    if not segments:  # only searches whose trials are asked while the sweep runs
+        out.write("\nNothing was run (--dry-run).\n")
+        return
     slots = len(budget)
     waves, widest, first = pack_summary(segments, slots, keep=3)
     if cluster and not limited and slots >= MAX_BUDGET:

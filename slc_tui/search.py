@@ -213,8 +213,10 @@ def plan_lines(found: SearchPlan | None) -> list[str]:
         return []
     lines = found.search.lines(found.dists)
     if found.search.method == "optuna":
+        seeds = found.base.vals[found.base.keys.index("seed")] if "seed" in found.base.keys else [0]
         lines.append("  the trials are asked from Optuna while the sweep runs (the study is kept "
-                     "beside the ledger, NAME.optuna.log); each runs with every seed")  # fmt: skip
+                     f"beside the ledger, NAME.optuna.log); each runs with every seed: up to "
+                     f"{found.search.trials * len(seeds):,} runs")  # fmt: skip
     else:
         lines.append(f"  {len(found.trials)} configurations sampled up front; each runs with "
                      "every seed, as the variants below")  # fmt: skip

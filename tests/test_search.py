@@ -126,6 +126,7 @@ def test_dry_run_shows_the_search_and_does_not_import_optuna(in_tmp: Path) -> No
     assert res.returncode == 0, res.stderr
     assert "search: optuna, 7 trials" in res.stdout
     assert "asked from Optuna while the sweep runs" in res.stdout
+    assert "each runs with every seed: up to 14 runs" in res.stdout
 
 
 BAD = [
@@ -253,3 +254,18 @@ def test_optuna_search_resumes_without_rerunning_finished_trials(in_tmp: Path) -
     assert (meta["trials"], meta["done"]) == (5, 5)
     status, _, _ = run_plans(_optuna_plan(2, seeds=(0, 1)))  # type: ignore[arg-type]
     assert status == 0 and len(ledger("opt").runs()) == 4  # no --resume: a fresh study
+
+
+def test_random_search_resumes_like_a_grid(in_tmp: Path) -> None:
+    def plan(trials: int) -> object:
+        grid = ExperimentGrid("rnd")
+        grid.add("x", S.uniform(-10, 10))
+        grid.add("seed", [0])
+        return plan_grid(grid, "search_thunks:quadratic", data_dir="data",
+                         search=S.Search("random", trials, "Score", seed=9))  # fmt: skip
+
+    assert run_plans(plan(3))[0] == 0  # type: ignore[arg-type]
+    first = {r.name: r.attempt for r in ledger("rnd").runs()}
+    assert len(first) == 3 and ledger("rnd").meta()["search"]["done"] == 3
+    assert run_plans(plan(3), resume=True)[0] == 0  # type: ignore[arg-type]
+    assert {r.name: r.attempt for r in ledger("rnd").runs()} == first
