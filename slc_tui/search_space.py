@@ -77,7 +77,9 @@ def make_dist(kind: str, args: Any) -> Dist:
         raise ValueError(problem)
     if kind == "choice":
         return Dist(kind, choices=tuple(args))
-    return Dist(kind, float(args[0]) if kind != "int" else args[0], args[1])
+    if kind == "int":
+        return Dist(kind, args[0], args[1])
+    return Dist(kind, float(args[0]), float(args[1]))
 
 
 def loguniform(low: float, high: float) -> Dist:
