@@ -269,3 +269,21 @@ def test_random_search_resumes_like_a_grid(in_tmp: Path) -> None:
     assert len(first) == 3 and ledger("rnd").meta()["search"]["done"] == 3
     assert run_plans(plan(3), resume=True)[0] == 0  # type: ignore[arg-type]
     assert {r.name: r.attempt for r in ledger("rnd").runs()} == first
+
+
+def test_a_refused_start_leaves_the_running_search_study_alone(in_tmp: Path) -> None:
+    from slc_tui.engine.lock import EngineLock
+    from slc_tui.engine.paths import ledger_path, lock_path
+    from slc_tui.engine.study import study_path
+    from slc_tui.errors import SweepError
+
+    assert run_plans(_optuna_plan(2))[0] == 0  # type: ignore[arg-type]
+    data = Path("data").resolve()
+    study = study_path(data, "opt").read_bytes()
+    held = EngineLock.acquire(lock_path(ledger_path(data, "opt")))  # "another engine" runs
+    try:
+        with pytest.raises(SweepError):
+            run_plans(_optuna_plan(2))  # type: ignore[arg-type]
+    finally:
+        held.release()
+    assert study_path(data, "opt").read_bytes() == study

@@ -103,7 +103,7 @@ class Engine(Commands, Follow):
         backend = type(self.executor).__name__.replace("Executor", "").lower()
         order = sorted(self.plans, key=lambda p: lock_path(ledger_path(p.data_dir, p.name)))
         try:
-            self.searches.open(self.resume)
+            self.searches.load(self.resume)
             for plan in order:
                 taken = take(plan, token, self.resume, self._adopt,
                              max_cpus=len(self.resources.slots.cores), backend=backend)  # fmt: skip
@@ -111,6 +111,7 @@ class Engine(Commands, Follow):
                 self.rerun_succeeded[plan.name] = taken.rerun_succeeded
                 self.notices += taken.notices
                 self.records.update((r.name, r) for r in taken.records)
+            self.searches.start(self.resume)
         except BaseException:
             self.book.close(wait=0)
             raise

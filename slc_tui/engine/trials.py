@@ -2,14 +2,17 @@
 search's best variant so far, kept in its ledger's meta (``search``) for the views.
 
 A random search's trials are planned up front (:mod:`slc_tui.search`); an Optuna search's
-plan starts empty. Before the ledgers are taken, :meth:`Searches.open` loads (or makes) each
-study, ``DATA_DIR/.slc-tui/NAME.optuna.log``, and plans the runs of the trials it holds, so
-that the ledger keeps them (a resumed search continues: finished trials are not rerun, the
-count goes on). Once per turn in which runs may start, :meth:`Searches.turn` tells the study
-each trial whose seeds all ended (the ``objective`` of ``metric`` over the seeds that
-succeeded, at their final epoch), asks new trials while fewer than a batch (as many trials as
-the CPU budget runs at once) are going, and adds their runs to the records and the ledger, as
-reconcile adds new runs at the start. Optuna is imported only here, and only for its study.
+plan starts empty. Its study is a journal beside the ledger,
+``DATA_DIR/.slc-tui/NAME.optuna.log``. Before the ledgers are taken, :meth:`Searches.load`
+reads a resumed study (writing nothing) and plans the runs of the trials it holds, so that
+the ledger keeps them (finished trials are not rerun, the count goes on); once the grids'
+locks are held, :meth:`Searches.start` makes the study where none was loaded (a start
+without resume replaces the old one). Once per turn in which runs may start,
+:meth:`Searches.turn` tells the study each trial whose seeds all ended (the ``objective`` of
+``metric`` over the seeds that succeeded, at their final epoch), asks new trials while fewer
+than a batch (as many trials as the CPU budget runs at once) are going, and adds their runs
+to the records and the ledger, as reconcile adds new runs at the start
+(:mod:`slc_tui.engine.study` holds Optuna's side).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ import math
 import os
 import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -27,6 +29,7 @@ from slc_tui.engine.book import Book
 from slc_tui.engine.paths import open_private, private_dir, state_dir
 from slc_tui.engine.progress import read_progress
 from slc_tui.engine.reconcile import record_of
+from slc_tui.engine.study import open_study, study_path, suggest, values_of
 from slc_tui.plan import GridPlan, PlanError, Run, plan_grid
 from slc_tui.search_space import DIGITS, Trial, distinct, trial_grid, trial_name
 from slc_tui.states import Resume, RunState
@@ -35,21 +38,6 @@ from slc_tui.stats import Seed, columns_of, variant_stats
 if TYPE_CHECKING:
     from slc_tui.engine.ledger import RunRecord
     from slc_tui.search import SearchPlan
-
-STUDY_SUFFIX = ".optuna.log"
-SCALARS = (type(None), bool, int, float, str)
-"""What Optuna takes as a categorical choice as it is (other choices go by their index)."""
-
-
-def study_path(data_dir: str | os.PathLike[str], grid: str) -> Path:
-    """Where the Optuna study of grid ``grid`` lives (a journal file beside its ledger)."""
-    return state_dir(data_dir) / f"{grid}{STUDY_SUFFIX}"
-
-
-def startup(trials: int) -> int:
-    """Random trials before TPE models the objective: Optuna's 10, fewer in a small budget
-    (a quarter of it, at least 2), so that most of a small search is guided."""
-    return max(2, min(10, trials // 4))
 
 
 def objective_of(records: list[RunRecord], metric: str, objective: str) -> float | None:
@@ -100,26 +88,19 @@ class GridSearch:
         self.study: Any = None
 
     # -- Optuna ------------------------------------------------------------------------------
-    def open(self, resume: Resume) -> None:
-        """Load (or make) the study and plan the runs of the trials it holds."""
-        import optuna
-        from optuna.storages.journal import JournalFileBackend
-
-        optuna.logging.set_verbosity(optuna.logging.WARNING)
+    def load(self, resume: Resume) -> None:
+        """Before the ledgers are taken (nothing is written): a resumed search's study, and
+        the runs of the trials it holds, planned so that the ledger keeps them."""
         path = study_path(self.plan.data_dir, self.plan.name)
-        private_dir(state_dir(self.plan.data_dir))
-        if resume == Resume.ALL and path.exists():
-            path.unlink()  # a fresh sweep of the grid: a fresh study
-        os.close(open_private(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND))
-        backend = JournalFileBackend(str(path))
-        self.study = optuna.create_study(
-            study_name=self.plan.name, storage=optuna.storages.JournalStorage(backend),
-            load_if_exists=True, sampler=optuna.samplers.TPESampler(
-                seed=self.search.seed, n_startup_trials=startup(self.search.trials)),
-            direction="maximize" if self.search.mode == "max" else "minimize",
-        )  # fmt: skip
+        if resume == Resume.ALL or not path.is_file():
+            return
+        self.study = open_study(path, self.plan.name, self.search, create=False)
+        if self.study is None:
+            return
         for past in self.study.trials:
-            trial = Trial(self._values(past.params), int(past.user_attrs.get("digits", DIGITS)))
+            trial = Trial(
+                values_of(self.found.dists, past.params), int(past.user_attrs.get("digits", DIGITS))
+            )
             told = past.state.is_finished()
             if "twin" in past.user_attrs:
                 twin = self.variants.get(past.user_attrs["twin"])
@@ -134,26 +115,16 @@ class GridSearch:
             v.done, v.value = told, past.value if told and past.values else None
             self.names[trial_name(self.found.base, trial)] = (trial, runs[0].variant)
 
-    def _values(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A trial's values from Optuna's params (choices given by index mapped back)."""
-        out = dict(params)
-        for key, dist in self.found.dists.items():
-            if dist.kind == "choice" and not all(isinstance(c, SCALARS) for c in dist.choices):
-                out[key] = dist.choices[params[key]]
-        return out
-
-    def _suggest(self, asked: Any) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for key, d in self.found.dists.items():
-            if d.kind == "int":
-                out[key] = asked.suggest_int(key, int(d.low), int(d.high))
-            elif d.kind == "choice":
-                scalar = all(isinstance(c, SCALARS) for c in d.choices)
-                options = list(d.choices) if scalar else list(range(len(d.choices)))
-                out[key] = asked.suggest_categorical(key, options)
-            else:
-                out[key] = asked.suggest_float(key, d.low, d.high, log=d.kind == "loguniform")
-        return self._values(out)
+    def start(self, resume: Resume) -> None:
+        """Once the grid's lock is held: the study to ask (a fresh sweep, a fresh study)."""
+        if self.study is not None:
+            return
+        path = study_path(self.plan.data_dir, self.plan.name)
+        private_dir(state_dir(self.plan.data_dir))
+        if resume == Resume.ALL and path.exists():
+            path.unlink()
+        os.close(open_private(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND))
+        self.study = open_study(path, self.plan.name, self.search, create=True)
 
     def _plan(self, trial: Trial) -> list[Run]:
         """The runs of ``trial`` (one per seed), after every run planned so far."""
@@ -178,7 +149,7 @@ class GridSearch:
         while (self.study is not None and len(self.study.trials) < self.search.trials
                and sum(not v.done for v in self.variants.values()) < self.batch):  # fmt: skip
             asked = self.study.ask()
-            trial = Trial(self._suggest(asked))
+            trial = Trial(suggest(asked, self.found.dists))
             if distinct(self.found.base, trial, {k: t for k, (t, _) in self.names.items()}) is None:
                 variant = self.names[trial_name(self.found.base, trial)][1]
                 asked.set_user_attr("twin", variant)
@@ -273,11 +244,17 @@ class Searches:
                  cores: int) -> None:  # fmt: skip
         self.items = [GridSearch(p, p.search, book, runs, cores) for p in plans if p.search]
 
-    def open(self, resume: Resume) -> None:
-        """Before the ledgers are taken: load the Optuna studies, plan their trials' runs."""
+    def load(self, resume: Resume) -> None:
+        """Before the ledgers are taken: the resumed Optuna studies' trials, planned."""
         for item in self.items:
             if item.search.method == "optuna":
-                item.open(resume)
+                item.load(resume)
+
+    def start(self, resume: Resume) -> None:
+        """Once the grids' locks are held: every Optuna study, made where none is loaded."""
+        for item in self.items:
+            if item.search.method == "optuna":
+                item.start(resume)
 
     def turn(self) -> None:
         """Once per turn in which runs may start."""
