@@ -287,3 +287,18 @@ def test_a_refused_start_leaves_the_running_search_study_alone(in_tmp: Path) -> 
     finally:
         held.release()
     assert study_path(data, "opt").read_bytes() == study
+
+
+def test_experiment_grid_run_takes_a_search(
+    in_tmp: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    grid = ExperimentGrid("api")
+    grid.add("x", S.uniform(-10, 10), shorthand="x")
+    grid.add("seed", [0, 1])
+    grid.run("search_thunks:quadratic", data_dir="data",
+             search={"method": "random", "trials": 2, "metric": "Score", "seed": 2})  # fmt: skip
+    runs = ledger("api").runs()
+    assert len(runs) == 4 and {r.state for r in runs} == {RunState.SUCCEEDED}
+    assert ledger("api").meta()["search"]["done"] == 2
+    with pytest.raises(InputError, match="search: mode must be"):
+        grid.run("search_thunks:quadratic", search={"metric": "Score", "mode": "up"})
