@@ -302,3 +302,22 @@ def test_experiment_grid_run_takes_a_search(
     assert ledger("api").meta()["search"]["done"] == 2
     with pytest.raises(InputError, match="search: mode must be"):
         grid.run("search_thunks:quadratic", search={"metric": "Score", "mode": "up"})
+
+
+def test_optuna_asking_a_known_configuration_again_is_told_its_value(in_tmp: Path) -> None:
+    grid = ExperimentGrid("twin")
+    grid.add("x", S.integer(2, 4))
+    grid.add("seed", [0])
+    plan = plan_grid(grid, "search_thunks:quadratic", data_dir="data",
+                     search=S.Search("optuna", 8, "Score", seed=1))  # fmt: skip
+    assert run_plans(plan)[0] == 0
+    runs = ledger("twin").runs()
+    assert sorted(r.params["x"] for r in runs) == [2, 3, 4]  # each configuration ran once
+    assert {r.attempt for r in runs} == {1}
+    meta = ledger("twin").meta()["search"]
+    assert (meta["done"], meta["best"], meta["value"]) == (8, "twin_x3", 0.0)
+    import optuna
+
+    study = optuna.load_study(study_name="twin", storage=optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend("data/.slc-tui/twin.optuna.log")))  # fmt: skip
+    assert len(study.trials) == 8 and all(t.state.is_finished() for t in study.trials)

@@ -86,6 +86,8 @@ class GridSearch:
         """Runs of trials just asked that the ledger has yet to take."""
         self.batch = 1
         self.study: Any = None
+        self.asked = 0
+        """Trials the study holds (asked by this engine or an earlier one)."""
 
     # -- Optuna ------------------------------------------------------------------------------
     def load(self, resume: Resume) -> None:
@@ -97,14 +99,14 @@ class GridSearch:
         self.study = open_study(path, self.plan.name, self.search, create=False)
         if self.study is None:
             return
+        self.asked = len(self.study.get_trials(deepcopy=False))
         for past in self.study.trials:
             trial = Trial(
                 values_of(self.found.dists, past.params), int(past.user_attrs.get("digits", DIGITS))
             )
-            told = past.state.is_finished()
             if "twin" in past.user_attrs:
                 twin = self.variants.get(past.user_attrs["twin"])
-                if twin is not None and not told:
+                if twin is not None:  # told with it, when it ends (or was, if it has)
                     twin.twins.append(past.number)
                 continue
             runs = self._plan(trial)
@@ -112,7 +114,8 @@ class GridSearch:
                 continue
             self._register(runs)
             v = self.variants[runs[0].variant] = Variant([r.name for r in runs], past.number)
-            v.done, v.value = told, past.value if told and past.values else None
+            v.done = past.state.is_finished()
+            v.value = past.value if v.done and past.values else None
             self.names[trial_name(self.found.base, trial)] = (trial, runs[0].variant)
 
     def start(self, resume: Resume) -> None:
@@ -125,6 +128,7 @@ class GridSearch:
             path.unlink()
         os.close(open_private(path, os.O_CREAT | os.O_WRONLY | os.O_APPEND))
         self.study = open_study(path, self.plan.name, self.search, create=True)
+        self.asked = len(self.study.get_trials(deepcopy=False))
 
     def _plan(self, trial: Trial) -> list[Run]:
         """The runs of ``trial`` (one per seed), after every run planned so far."""
@@ -146,18 +150,18 @@ class GridSearch:
         self.plan.runs = [*self.plan.runs, *runs]
 
     def _ask(self) -> None:
-        while (self.study is not None and len(self.study.trials) < self.search.trials
+        while (self.study is not None and self.asked < self.search.trials
                and sum(not v.done for v in self.variants.values()) < self.batch):  # fmt: skip
             asked = self.study.ask()
+            self.asked += 1
             trial = Trial(suggest(asked, self.found.dists))
             if distinct(self.found.base, trial, {k: t for k, (t, _) in self.names.items()}) is None:
                 variant = self.names[trial_name(self.found.base, trial)][1]
                 asked.set_user_attr("twin", variant)
                 twin = self.variants[variant]
+                twin.twins.append(asked.number)
                 if twin.done:
                     self._tell(asked.number, twin)
-                else:
-                    twin.twins.append(asked.number)
                 continue
             asked.set_user_attr("digits", trial.digits)
             runs = self._plan(trial)
@@ -215,9 +219,7 @@ class GridSearch:
 
     def more(self) -> bool:
         """Whether trials are still to be asked or put into the ledger."""
-        return bool(self.waiting) or (
-            self.study is not None and len(self.study.trials) < self.search.trials
-        )
+        return bool(self.waiting) or (self.study is not None and self.asked < self.search.trials)
 
     def summary(self) -> dict[str, Any]:
         """The search as the views show it: method, trials done, the best variant so far."""
@@ -225,9 +227,10 @@ class GridSearch:
         scored = [(name, v.value) for name, v in self.variants.items() if v.value is not None]
         sign = 1.0 if s.mode == "max" else -1.0
         best = max(scored, key=lambda nv: sign * nv[1], default=None)
+        done = sum(v.done * (1 + len(v.twins)) for v in self.variants.values())
         total = s.trials if self.study is not None else len(self.variants)
         return {"method": s.method, "trials": total, "metric": s.metric, "mode": s.mode,
-                "objective": s.objective, "done": sum(v.done for v in self.variants.values()),
+                "objective": s.objective, "done": done,
                 "best": best[0] if best else None, "value": best[1] if best else None}  # fmt: skip
 
 
