@@ -122,11 +122,10 @@ def sample(base: ExperimentGrid, search: Search) -> list[Trial]:
     """
     dists = dists_of(base)
     rng = random.Random(search.seed)
-    found: list[dict[str, Any]] = []
+    found: dict[str, dict[str, Any]] = {}  # by their repr: a set of unhashable values
     for _ in range(search.trials * DRAWS):
         values = {k: d.sample(rng) for k, d in dists.items()}
-        if values not in found:
-            found.append(values)
+        found.setdefault(repr(values), values)
         if len(found) == search.trials:
             break
     else:
@@ -135,9 +134,10 @@ def sample(base: ExperimentGrid, search: Search) -> list[Trial]:
             f"{search.trials * DRAWS} draws; lower trials (or widen the distributions)"
         )
     digits = DIGITS  # the fewest digits (from 3) that name every trial apart
-    while len({trial_name(base, Trial(v, digits)) for v in found}) < len(found) and digits < 17:
+    trials = list(found.values())
+    while len({trial_name(base, Trial(v, digits)) for v in trials}) < len(trials) and digits < 17:
         digits += 1
-    return [Trial(values, digits) for values in found]
+    return [Trial(values, digits) for values in trials]
 
 
 class SearchError(InputError, ValueError):
