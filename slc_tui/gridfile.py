@@ -187,7 +187,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
         except (TypeError, ValueError) as exc:
             raise p.error(("params", key), str(exc)) from None
     add_shape(p, grid, doc)
-    search = search_of(p, _table(p, doc, "search", False), grid)
+    search = search_of(p, _table(p, doc, "search", False), grid, check_thunk)
     return GridSpec(
         path=abs_path,
         name=name,

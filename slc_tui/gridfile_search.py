@@ -13,8 +13,11 @@ if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
 
 
-def search_of(p: Problems, table: dict[str, Any], grid: ExperimentGrid) -> Search | None:
-    """The ``[search]`` table (None when absent), checked against the grid's distributions.
+def search_of(
+    p: Problems, table: dict[str, Any], grid: ExperimentGrid, to_run: bool = True
+) -> Search | None:
+    """The ``[search]`` table (None when absent), checked against the grid's distributions;
+    Optuna is looked for only for a grid ``to_run`` (a view that reads a sweep needs none).
 
     Raises:
         GridFileError: an unknown key, a value it cannot take, a missing metric, Optuna not
@@ -32,7 +35,7 @@ def search_of(p: Problems, table: dict[str, Any], grid: ExperimentGrid) -> Searc
             if key not in table:
                 raise p.error(("search",), f"the key {key} {why}")
             raise p.error(("search", key), f"{toml_repr(table[key])} {why}")
-        if search.method == "optuna" and optuna_missing():
+        if to_run and search.method == "optuna" and optuna_missing():
             raise p.error(("search", "method"), '"optuna" needs Optuna, which is not '
                           'installed; pip install "slc-tui[search]" (or optuna)')  # fmt: skip
     try:
