@@ -15,6 +15,7 @@ from typing import IO
 
 from slc_tui.cpus import MAX_BUDGET, pack_summary
 from slc_tui.plan import GridPlan, LazyRuns
+from slc_tui.search import plan_lines
 from slc_tui.sweep.fmt import display_path as _rel
 from slc_tui.sweep.prepare import Sweep
 
@@ -122,12 +123,16 @@ def print_plan(
             f"\n{plan.name}  ({len(plan.runs):,} runs, {_variants(plan):,} variants"
             f"{', ' + plan.source if plan.source else ''})\n"
         )
+        out.writelines(f"{line}\n" for line in plan_lines(plan.search))
         (_tree if every else _summary)(plan, out)
         if plan.early_stop:
             out.write(f"early stop: {plan.early_stop.describe()}\n")
     if not every:
         out.write(f"\nThe tree of all {total:,} runs: --dry-run --all.\n")
     segments = [seg for p in plans for seg in p.segments()]
+    if not segments:  # only searches whose trials are asked while the sweep runs
+        out.write("\nNothing was run (--dry-run).\n")
+        return
     slots = len(budget)
     waves, widest, first = pack_summary(segments, slots, keep=3)
     if cluster and not limited and slots >= MAX_BUDGET:

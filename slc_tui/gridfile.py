@@ -30,6 +30,7 @@ from slc_tui.gridfile_lines import (
     read_toml,
 )
 from slc_tui.gridfile_run import RUN_KEYS, run_options
+from slc_tui.gridfile_search import search_of
 from slc_tui.gridfile_shape import ARRAYS, add_shape
 from slc_tui.gridfile_values import (
     as_cpus,
@@ -44,10 +45,11 @@ from slc_tui.serialization import name_problem
 
 if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
+    from slc_tui.search import Search
 
 __all__ = ["GridFileError", "GridSpec", "load_grid", "load_grids"]
 
-TABLES = ("grid", "params", "run", "slurm", "early_stop", *ARRAYS)
+TABLES = ("grid", "params", "run", "slurm", "early_stop", "search", *ARRAYS)
 GRID_KEYS = ("name", "thunk", "num_cpu", "gpus_per_run", "data_dir", "datestamp")
 CONFIG_SUFFIXES = (".yml", ".yaml")
 """What names a stable-learning-control experiment file rather than a TOML grid file."""
@@ -82,6 +84,8 @@ class GridSpec:
     """The path as the user gave it, for messages."""
     early_stop: EarlyStop | None = None
     """The ``[early_stop]`` table, when the file has one."""
+    search: Search | None = None
+    """The ``[search]`` table (None: every combination of the grid)."""
 
     def error(self, key: str, problem: str) -> GridFileError:
         """A ``GridFileError`` about ``key`` (``"params.pop_size"``) of this file, with its line."""
@@ -188,6 +192,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
         except (TypeError, ValueError) as exc:
             raise p.error(("params", key), str(exc)) from None
     add_shape(p, grid, doc)
+    search = search_of(p, _table(p, doc, "search", False), grid, check_thunk)
     return GridSpec(
         path=abs_path,
         name=name,
@@ -201,6 +206,7 @@ def load_grid(path: str | Path, *, check_thunk: bool = True) -> GridSpec:
         line_of=lines.as_dict(),
         shown_path=shown,
         early_stop=early_stop,
+        search=search,
     )
 
 

@@ -12,6 +12,8 @@ from slc_tui.experiment import RESERVED_KEYS, logger_kwargs_problem
 from slc_tui.gridfile_lines import KeyPath, Problems, closest
 
 OPTION_KEYS = ("values", "shorthand", "in_name")
+DIST_KINDS = ("loguniform", "uniform", "int", "choice")
+"""The distribution form's keys (:data:`slc_tui.search_space.KINDS`)."""
 _NOT_HERE = {
     "num_cpu": "it belongs in [grid] (MPI ranks per run)",
     "exp_name": "run names come from [grid] name and the parameters that vary",
@@ -100,16 +102,45 @@ def as_values(p: Problems, key: KeyPath, value: Any) -> Any:
     return value
 
 
+def dist_form(p: Problems, key: KeyPath, table: dict[str, Any]) -> tuple[Any, str | None, bool]:
+    """The ``{ loguniform = [a, b], shorthand = "..." }`` form: a distribution a search samples."""
+    from slc_tui.search_space import dist_problem, make_dist
+
+    kinds = [k for k in table if k in DIST_KINDS]
+    if len(kinds) > 1 or "values" in table:
+        raise p.error((*key, kinds[-1]), "give one distribution or values, not both")
+    for sub in table:
+        if sub in (*DIST_KINDS, "shorthand", "in_name"):
+            continue
+        raise p.error((*key, sub), "unknown key; a distribution has one of "
+                      f"{', '.join(DIST_KINDS)}, and shorthand")  # fmt: skip
+    if problem := dist_problem(kinds[0], table[kinds[0]]):
+        raise p.error((*key, kinds[0]), problem)
+    shorthand = table.get("shorthand")
+    if shorthand is not None and not isinstance(shorthand, str):
+        raise p.error(
+            (*key, "shorthand"), f"{toml_repr(shorthand)} is not a string; write it in quotes"
+        )
+    in_name = as_flag(p, (*key, "in_name"), table.get("in_name", True))
+    return make_dist(kinds[0], table[kinds[0]]), shorthand, in_name
+
+
 def option_form(p: Problems, key: KeyPath, table: dict[str, Any]) -> tuple[Any, str | None, bool]:
-    """The ``{ values = ..., shorthand = "...", in_name = bool }`` form of a parameter."""
+    """The ``{ values = ..., shorthand = "...", in_name = bool }`` form of a parameter (or
+    a distribution: :func:`dist_form`)."""
+    if any(k in DIST_KINDS for k in table):
+        return dist_form(p, key, table)
     for sub in table:
         if sub in OPTION_KEYS:
             continue
         if "values" not in table:
+            near = closest(sub, DIST_KINDS)
+            hint = f" (did you mean the distribution {near}?)" if near else ""
             raise p.error(
                 (*key, sub),
                 "a table under [params] is the option form { values = ..., shorthand = ..., "
-                f"in_name = ... }}, which has no key {sub!r}; write a dict-valued parameter as "
+                f"in_name = ... }} or a distribution {{ {' | '.join(DIST_KINDS)} = ... }}, "
+                f"which has no key {sub!r}{hint}; write a dict-valued parameter as "
                 f'"{key[-1]}:{sub}" = ...',
             )
         near = closest(sub, OPTION_KEYS)

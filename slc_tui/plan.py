@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
     from slc_tui.gridfile import GridSpec
     from slc_tui.payload import Thunk
+    from slc_tui.search import Search, SearchPlan
 
 __all__ = ["GridPlan", "LazyRuns", "PlanError", "Row", "Run", "check_distinct", "check_plans",
            "pack_waves", "plan_grid", "plan_specs"]  # fmt: skip
@@ -57,6 +58,8 @@ class GridPlan:
     """The grid file, or ``""`` for a grid built in Python."""
     early_stop: EarlyStop | None = None
     """The grid's ``[early_stop]`` rule, if any (:mod:`slc_tui.engine.prune` applies it)."""
+    search: SearchPlan | None = None
+    """The grid's search (random or Optuna), if it has one (:mod:`slc_tui.search`)."""
 
     def rows(self) -> Iterator[Row]:
         """``(variant, name, output_dir)`` of every run, in plan order."""
@@ -96,6 +99,7 @@ def plan_grid(
     source: str = "",
     lazy: bool = False,
     early_stop: EarlyStop | None = None,
+    search: Search | None = None,
 ) -> GridPlan:
     """Turn every variant of ``grid`` into a run, as ``ExperimentGrid.run`` would call them.
 
@@ -112,6 +116,7 @@ def plan_grid(
         source: the grid file, for messages.
         lazy: make each run only when it is asked for (a dry run of a huge grid).
         early_stop: the grid's early-stopping rule.
+        search: sample the keys that take a distribution (:mod:`slc_tui.search`).
 
     Raises:
         PlanError: two runs would share one output directory; a ``logger_kwargs`` that is
@@ -134,13 +139,26 @@ def plan_grid(
     for key, vals in zip(grid.keys, grid.vals):
         if wrong := logger_kwargs_problem(key, vals):  # a grid changed after add()
             raise PlanError(f"{where}: [{key}] {wrong}", key, wrong)
-    runs = LazyRuns(grid, thunk, folder, ranks=ranks, datestamp=datestamp, options=options,
+    from slc_tui.search import SearchError, SearchPlan, setup
+
+    try:
+        planned, trials = setup(grid, search)
+    except SearchError as exc:
+        raise PlanError(f"{where}: [{exc.key}] {exc.problem}", exc.key, exc.problem) from None
+    found_search = None if search is None or search.method == "grid" else SearchPlan(
+        search, grid, {"thunk": thunk, "num_cpu": ranks, "gpus_per_run": gpus_per_run,
+                       "data_dir": folder, "datestamp": datestamp, "options": options,
+                       "source": source}, trials)  # fmt: skip
+    if planned is None:  # Optuna: the engine plans each trial as it is asked
+        return GridPlan(grid.grid_name, folder, [], source, found_search)
+    runs = LazyRuns(planned, thunk, folder, ranks=ranks, datestamp=datestamp, options=options,
                     start_idx=start_idx, gpus=gpus_per_run)  # fmt: skip
     found = grid_problem(runs)
     if found:
         raise PlanError(f"{where}: {found[0]}", found[1], found[0])
     plan = GridPlan(name=grid.grid_name, data_dir=folder, runs=runs, source=source,
                     early_stop=early_stop)  # fmt: skip
+    plan = GridPlan(grid.grid_name, folder, runs, source, found_search)
     if not lazy:
         plan.runs = list(runs)
     return plan
@@ -164,12 +182,14 @@ def plan_specs(
                              data_dir=spec.data_dir, datestamp=spec.datestamp,
                              options=spec.options.override(**(overrides or {})),
                              start_idx=idx, source=str(spec.path), lazy=lazy,
-                             early_stop=spec.early_stop)  # fmt: skip
+    plan = GridPlan(name=grid.grid_name, data_dir=folder, runs=runs, source=source,
+                    early_stop=early_stop, search=found_search)  # fmt: skip
         except PlanError as exc:
             if exc.key is None:
                 raise
             table = "grid" if exc.key in ("data_dir", "num_cpu") else "params"
-            raise spec.error(f"{table}.{exc.key}", exc.problem) from None
+            key = exc.key if exc.key.startswith("search.") else f"{table}.{exc.key}"
+            raise spec.error(key, exc.problem) from None
         idx += len(plan.runs)
         plans.append(plan)
     check_distinct(plans)

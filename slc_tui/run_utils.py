@@ -62,7 +62,9 @@ class ExperimentGrid(_grid.ExperimentGrid):
         what they mean for ``call_experiment``. ``engine_options``: ``ui=True`` opens the
         dashboard, ``resume=True``, ``gpus_per_run=`` (GPU devices per run: 0, a fraction, or
         a whole number), ``early_stop={"rule": "median", "metric": "AverageEpRet", ...}``
-        (the keys of a grid file's ``[early_stop]`` table), and the ``[run]`` settings
+        (the keys of a grid file's ``[early_stop]`` table), ``search=`` (a dict of the
+        ``[search]`` keys, or a ``slc_tui.search.Search``: the keys added with a distribution,
+        such as ``search.loguniform(1e-5, 1e-2)``, are sampled), and the ``[run]`` settings
         (``max_cpus``, ``gpus``, ``retries``, ``timeout``, ``fail_fast``, ``backend``...); an
         unknown one is a ``TypeError`` that names the nearest known one.
 
@@ -93,6 +95,7 @@ def _run_grid(
     datestamp: bool = False,
     *,
     gpus_per_run: float = 0.0,
+    search: Any = None,
     ui: bool = False,
     resume: bool = False,
     early_stop: Any = None,
@@ -101,6 +104,7 @@ def _run_grid(
     """``ExperimentGrid.run``: every variant, in parallel inside the CPU budget."""
     from slc_tui.early_stop import from_python
     from slc_tui.options import RunOptions
+    from slc_tui.search import Search
     from slc_tui.sweep import prepare
     from slc_tui.sweep.lifecycle import start_background
 
@@ -110,7 +114,8 @@ def _run_grid(
         raise TypeError(f"ExperimentGrid.run() got {exc}") from None
     sweep = prepare.from_grid(grid, thunk, opts, num_cpu=num_cpu, gpus_per_run=gpus_per_run,
                               data_dir=data_dir, datestamp=datestamp,
-                              early_stop=from_python(early_stop))  # fmt: skip
+                              early_stop=from_python(early_stop),
+                              search=Search.of(search))  # fmt: skip
     grid.print()
     if ui:
         from slc_tui.headless import interactive

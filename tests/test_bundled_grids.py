@@ -15,6 +15,7 @@ EXPECTED = {  # grid file -> (exit status, runs, failed runs)
     "sweep.toml": (0, 24, 0),
     "mpi.toml": (0, 4, 0),
     "failing.toml": (1, 12, 10),
+    "search.toml": (0, 18, 0),
 }
 
 

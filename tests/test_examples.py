@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import itertools
 import json
 import os
 import subprocess
@@ -164,14 +163,12 @@ def test_crash_in_one_mpi_rank_ends_the_run(tmp_path: Path, mode: str) -> None:
 
 
 def grid_runs(path: Path) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The grid table and every variant's parameters (product of the [params] values)."""
-    data = tomllib.loads(path.read_text())
-    keys = list(data["params"])
-    values = []
-    for v in data["params"].values():
-        v = v["values"] if isinstance(v, dict) else v
-        values.append(v if isinstance(v, list) else [v])
-    return data["grid"], [dict(zip(keys, combo)) for combo in itertools.product(*values)]
+    """The grid table and every run's parameters, as the grid file plans them."""
+    from slc_tui.gridfile import load_grid
+    from slc_tui.plan import plan_specs
+
+    (plan,) = plan_specs([load_grid(path, check_thunk=False)])
+    return tomllib.loads(path.read_text())["grid"], [run.params for run in plan.runs]
 
 
 @pytest.mark.parametrize("path", GRIDS, ids=lambda p: p.name)

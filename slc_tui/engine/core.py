@@ -27,6 +27,7 @@ from slc_tui.engine.reconcile import FRESH
 from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt, settle_log
 from slc_tui.engine.schedule import plan_order, starts
 from slc_tui.engine.slots import Grant, Resources
+from slc_tui.engine.trials import Searches
 from slc_tui.engine.wakeup import Wakeup
 from slc_tui.errors import SweepError
 from slc_tui.plan import GridPlan, Run
@@ -74,6 +75,8 @@ class Engine(Commands, Follow, Prune):
         """Callable returning True while the engine should stay up after the last run."""
         self.runs: dict[str, Run] = {run.name: run for plan in self.plans for run in plan.runs}
         self._data_dir = {plan.name: plan.data_dir for plan in self.plans}
+        self.searches = Searches(self.plans, self.runs, self.book, len(self.resources.slots.cores))
+        """The grids' searches: Optuna's trials asked as runs end (:mod:`engine.trials`)."""
         self.live: dict[str, Live] = {}
         """What the engine follows of each run it started: cores, progress, deadline."""
         self._stopping: dict[str, tuple[RunState, str]] = {}
@@ -101,6 +104,7 @@ class Engine(Commands, Follow, Prune):
         backend = type(self.executor).__name__.replace("Executor", "").lower()
         order = sorted(self.plans, key=lambda p: lock_path(ledger_path(p.data_dir, p.name)))
         try:
+            self.searches.load(self.resume)
             for plan in order:
                 taken = take(plan, token, self.resume, self._adopt,
                              max_cpus=len(self.resources.slots.cores), backend=backend)  # fmt: skip
@@ -108,6 +112,7 @@ class Engine(Commands, Follow, Prune):
                 self.rerun_succeeded[plan.name] = taken.rerun_succeeded
                 self.notices += taken.notices
                 self.records.update((r.name, r) for r in taken.records)
+            self.searches.start(self.resume)
         except BaseException:
             self.book.close(wait=0)
             raise
@@ -166,7 +171,8 @@ class Engine(Commands, Follow, Prune):
         if self._active():
             return False
         pending = self.book.in_state(RunState.PENDING)
-        return not pending or (self._tripped and not self._paused) or bool(self.book.halted)
+        done = not pending and not self.searches.more()
+        return done or (self._tripped and not self._paused) or bool(self.book.halted)
 
     def _cancel_tripped(self) -> None:
         """After a fail-fast trip with nothing running, the runs not started are cancelled."""
@@ -197,6 +203,7 @@ class Engine(Commands, Follow, Prune):
     def _start_ready(self) -> None:
         if self._paused or self._tripped or self.book.halted:
             return
+        self.searches.turn()
         pending = [self.records[n] for n in self.book.in_state(RunState.PENDING)]
         for run, grant in starts(plan_order(pending, self.runs), self.resources,
                                  self.executor.can_start):  # fmt: skip

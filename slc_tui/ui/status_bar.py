@@ -1,4 +1,5 @@
-"""The header line: grids, counts per state, CPUs in use, elapsed time and ETA."""
+"""The header line: grids, counts per state, CPUs in use, elapsed time and ETA, and a
+search's best variant so far."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from rich.text import Text
 from textual.widget import Widget
 
 from slc_tui.states import RunState
-from slc_tui.sweep.fmt import fmt_duration
+from slc_tui.sweep.fmt import fmt_duration, fmt_num
+from slc_tui.sweep.ranking import short_name
 from slc_tui.sweep.state import SweepState
 from slc_tui.ui.labels import GLYPHS, STYLES, WORDS
 
@@ -58,6 +60,24 @@ class Facts:
     """The time left, or ``""`` when none is known (or none is left)."""
     planned_eta: str
     """The time left as the widest header would show it (``--:--`` when unknown)."""
+    search: str = ""
+    """The searches' trials done and best variant so far (:func:`search_text`)."""
+
+
+def search_text(model: SweepState) -> str:
+    """``search 7/12 best x2-95 -0.0025`` for each grid with a search (its ledger's meta
+    ``search``, kept by the engine); ``""`` without one."""
+    parts = []
+    for li, meta in enumerate(model.metas):
+        found = meta.get("search")
+        if not isinstance(found, dict):
+            continue
+        text = f"search {found.get('done', 0)}/{found.get('trials', '?')}"
+        if found.get("best") is not None and isinstance(found.get("value"), (int, float)):
+            best = short_name(str(found["best"]), model.grid_name(li))
+            text += f" best {best} {fmt_num(float(found['value']))}"
+        parts.append(text)
+    return " · ".join(parts)
 
 
 def read_facts(model: SweepState) -> Facts:
@@ -70,6 +90,7 @@ def read_facts(model: SweepState) -> Facts:
         fmt_duration(model.elapsed(), "--:--"),
         fmt_duration(eta, "--:--") if eta else "",
         fmt_duration(eta, "--:--"),
+        search_text(model),
     )
 
 
@@ -137,7 +158,8 @@ class StatusBar(Widget):
         self._states |= {s for s, n in counts.items() if n}
         worst = Counter(dict.fromkeys(self._states, sum(counts.values())))
         word = max(facts.phase, ENDING_WORD, key=len)
-        planned = Facts(worst, word, facts.cpus, facts.elapsed, facts.planned_eta, "")
+        planned = Facts(worst, word, facts.cpus, facts.elapsed, facts.planned_eta, "",
+                        facts.search)  # fmt: skip
         need = self._line(False, planned).cell_len
         self._need = max(self._need, need, self.line(compact=False).cell_len)
         return self._need
@@ -173,4 +195,6 @@ class StatusBar(Widget):
         text.append(f"  {facts.elapsed}")
         if facts.eta:
             text.append(f"  ETA {facts.eta}", style="dim")
+        if facts.search:
+            text.append(f"  {facts.search}", style="bold cyan")
         return text
