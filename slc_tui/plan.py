@@ -150,15 +150,13 @@ def plan_grid(
                        "data_dir": folder, "datestamp": datestamp, "options": options,
                        "source": source}, trials)  # fmt: skip
     if planned is None:  # Optuna: the engine plans each trial as it is asked
-        return GridPlan(grid.grid_name, folder, [], source, found_search)
+        return GridPlan(grid.grid_name, folder, [], source, early_stop, found_search)
     runs = LazyRuns(planned, thunk, folder, ranks=ranks, datestamp=datestamp, options=options,
                     start_idx=start_idx, gpus=gpus_per_run)  # fmt: skip
     found = grid_problem(runs)
     if found:
         raise PlanError(f"{where}: {found[0]}", found[1], found[0])
-    plan = GridPlan(name=grid.grid_name, data_dir=folder, runs=runs, source=source,
-                    early_stop=early_stop)  # fmt: skip
-    plan = GridPlan(grid.grid_name, folder, runs, source, found_search)
+    plan = GridPlan(grid.grid_name, folder, runs, source, early_stop, found_search)
     if not lazy:
         plan.runs = list(runs)
     return plan
@@ -182,8 +180,7 @@ def plan_specs(
                              data_dir=spec.data_dir, datestamp=spec.datestamp,
                              options=spec.options.override(**(overrides or {})),
                              start_idx=idx, source=str(spec.path), lazy=lazy,
-    plan = GridPlan(name=grid.grid_name, data_dir=folder, runs=runs, source=source,
-                    early_stop=early_stop, search=found_search)  # fmt: skip
+                             early_stop=spec.early_stop, search=spec.search)  # fmt: skip
         except PlanError as exc:
             if exc.key is None:
                 raise

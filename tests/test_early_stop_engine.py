@@ -93,3 +93,23 @@ def test_resume_keeps_pruned_runs_and_a_fresh_sweep_runs_them_again(sweep: Any) 
     fresh = sweep(plan(SCORE, rule=None), budget=8, resume=Resume.ALL)
     assert fresh.run() == 0
     assert {n for n, st in states(fresh).items() if st == RunState.SUCCEEDED} >= pruned
+
+
+def test_runs_added_to_a_plan_later_are_judged_too() -> None:
+    """An Optuna search adds each trial's runs to its plan as it asks it: the pruner of the
+    grid knows them at its next decision."""
+    from slc_tui.engine.ledger import RunRecord
+    from slc_tui.engine.prune import GridPruner
+
+    full = plan(SCORE, seeds=1)
+    grown = GridPlan(full.name, full.data_dir, [], early_stop=RULE)
+    pruner = GridPruner(grown)
+    assert pruner.decide({}) == [] and pruner.names == []
+    grown.runs = list(full.runs)  # as engine.trials registers a trial's runs
+    records = {
+        r.name: RunRecord(r.name, r.idx, r.grid, r.variant, r.seed, {}, r.output_dir, 1)
+        for r in grown.runs
+    }
+    pruner.decide(records)
+    assert pruner.names == [r.name for r in full.runs]
+    assert pruner.seeds == {f"g_q{k}": [f"g_q{k}_s0"] for k in SCORE}

@@ -52,16 +52,22 @@ class GridPruner:
         assert plan.early_stop is not None
         self.metric = plan.early_stop.metric
         self.judge = Judge(plan.early_stop)
+        self.plan = plan
         self.seeds: dict[str, list[str]] = {}
         """The runs of each variant, in plan order."""
-        self.names = [run.name for run in plan.runs]
-        for run in plan.runs:
-            self.seeds.setdefault(run.variant, []).append(run.name)
+        self.names: list[str] = []
+        self._index()
         self.progress: dict[str, SeedProgress] = {}
         """Each counted run's values, by name."""
         self.matched: dict[str, dict[int, list[float]]] = {}
         """Each variant's seed values at the epochs it has an aggregate (:func:`matched`)."""
         self._states: dict[str, str] = {}
+
+    def _index(self) -> None:
+        """Know the plan's runs, those an Optuna search added since included."""
+        for run in self.plan.runs[len(self.names) :]:
+            self.names.append(run.name)
+            self.seeds.setdefault(run.variant, []).append(run.name)
 
     def _read(self, record: RunRecord) -> bool:
         """Read what run ``record`` added; True when its values or state changed."""
@@ -76,6 +82,8 @@ class GridPruner:
 
     def decide(self, records: Mapping[str, RunRecord]) -> list[Decision]:
         """The variants to stop now (none when nothing changed since the last call)."""
+        if len(self.plan.runs) != len(self.names):
+            self._index()
         dirty: set[str] = set()
         for name in self.names:
             record = records[name]
