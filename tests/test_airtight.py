@@ -8,6 +8,7 @@ once" is counted, not assumed. Runs that must outlast something wait for a gate 
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import stat
 import subprocess
@@ -303,12 +304,35 @@ def test_stop_reaches_an_engine_through_a_corrupt_ledger_by_signal(in_tmp: Path)
     engine = start(g)
     wait_for(lambda: ran(in_tmp)["sig_s0"], what="the run")
     db = ledger_path(in_tmp / "data", "sig")
-    db.rename(db.with_name("sig.db.saved"))  # the engine would make it again: be quicker
-    db.write_bytes(b"this is not a database" * 100)
-    code, text = command("stop", str(g), cwd=in_tmp)
+    # The engine makes a replaced ledger whole again at its next turn: it is held still
+    # (SIGSTOP) until the stop has chosen the signal, so the ledger stays corrupt till then.
+    os.kill(engine.pid, signal.SIGSTOP)
+    try:
+        db.rename(db.with_name("sig.db.saved"))
+        db.write_bytes(b"this is not a database" * 100)
+        stop = subprocess.Popen(cli("stop", str(g)), cwd=in_tmp, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                text=True)  # fmt: skip
+        wait_for(lambda: sigterm_pending(engine.pid) or stop.poll() is not None,
+                 what="the stop's SIGTERM")  # fmt: skip
+    finally:
+        os.kill(engine.pid, signal.SIGCONT)
+    text = stop.communicate(timeout=60)[0]
+    code = stop.returncode
     assert code == 0, text
     assert "stopped (engine pid" in text and "by SIGTERM" in text, text
     assert finish(engine)[0] == 130
+
+
+def sigterm_pending(pid: int) -> bool:
+    """Whether SIGTERM waits to be delivered to the (stopped) process ``pid``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if (
+            line.startswith(("ShdPnd:", "SigPnd:"))
+            and int(line.split()[1], 16) >> (signal.SIGTERM - 1) & 1
+        ):
+            return True
+    return False
 
 
 # -- a corrupt, missing, foreign or locked ledger ------------------------------------------------
