@@ -153,6 +153,7 @@ class Engine(Commands, Follow):
         finally:
             if self._active():  # an exception left runs going: none outlives the engine
                 self._stop_everything("the engine stopped")
+            self.executor.close()
             self._close()
         return self._status()
 

@@ -127,6 +127,9 @@ class SlurmExecutor:
         self._cancel(jobs)
         return drain(self._collect, lambda: bool(self._jobs), grace + 10, 0.5)
 
+    def close(self) -> None:
+        """Nothing to let go of: the jobs are Slurm's."""
+
     def adopt(self, run: Run, job_id: str) -> bool:
         """Follow job ``job_id`` of ``run`` again; False when Slurm no longer knows it.
 
