@@ -12,7 +12,7 @@ engine's child, so the watcher says its pid and its exit status on the status pi
 the engine with SIGCHLD); a watcher outlives a launcher that dies, so no status is lost. The
 run, before the thunk: its own session, stdin ``/dev/null``, stdout and stderr to its log and
 no other descriptor, the run's environment and cwd, the launcher's pristine ``sys.path``, a
-fresh ``__main__`` and ``sys.argv`` as ``python -m slc_tui.entrypoint PAYLOAD`` has them,
+fresh ``__main__`` and ``sys.argv`` as ``python …/slc_tui/entrypoint.py PAYLOAD`` has them,
 ``random`` and numpy's global generator reseeded from the OS; then the entrypoint's code, as
 in a cold run. The launcher never runs a thunk, so nothing a run does reaches the next.
 
@@ -34,8 +34,7 @@ READY = b"ready"
 FAIL = b"fail "
 MAX_REQUEST = 1 << 20
 """Largest request in bytes (a run's environment is a few kilobytes)."""
-ENTRY = "slc_tui.entrypoint"
-WARM_IMPORTS = ("slc_tui.payload", "slc_tui.thunks", "slc_tui.procid", "pickle", "threading")
+WARM_IMPORTS = ("slc_tui.payload", "slc_tui.thunks", "slc_tui.procid")
 """What the entrypoint imports on its way to the thunk, imported once here."""
 
 
@@ -62,13 +61,31 @@ def preload(modules: list[str], sys_path: list[str]) -> str | None:
     return None
 
 
-def _entry_code() -> tuple[object, str, object]:
-    """The entrypoint's code (compiled once), its file and its module spec."""
-    from importlib.util import find_spec
+def preload_problem(modules: tuple[str, ...] | list[str]) -> str | None:
+    """Why ``modules`` cannot be preloaded (one line), or None: they are imported in a child
+    process, as the launcher will (a grid's check, before anything runs)."""
+    import subprocess
 
-    spec = find_spec(ENTRY)
-    assert spec is not None and spec.loader is not None and spec.origin
-    return spec.loader.get_code(ENTRY), spec.origin, spec  # type: ignore[attr-defined]
+    spec = encode({"preload": list(modules), "sys_path": list(sys.path)})
+    proc = subprocess.run(
+        [sys.executable, "-m", "slc_tui.warm_launcher", "--check", spec],
+        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 and not lines:
+        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
+        return f"importing {', '.join(modules)} ended the process: {tail[0]}"
+    return lines[-1] if lines else None
+
+
+def _entry_code() -> tuple[object, str, object]:
+    """The entrypoint's code (compiled once), its file and its loader, as a cold run's
+    ``python …/slc_tui/entrypoint.py`` has them."""
+    from importlib.machinery import SourceFileLoader
+
+    origin = os.path.join(os.path.dirname(os.path.realpath(__file__)), "entrypoint.py")
+    loader = SourceFileLoader("__main__", origin)
+    return loader.get_code("__main__"), origin, loader
 
 
 def serve(sock: socket.socket) -> dict | None:
@@ -196,10 +213,10 @@ def become_run(job: dict, pristine_path: list[str], entry: tuple[object, str, ob
     sys.path[:] = pristine_path
     _streams(bool(job["env"].get("PYTHONUNBUFFERED")))
     _reseed()
-    code, origin, spec = entry
+    code, origin, loader = entry
     main = type(sys)("__main__")
-    main.__dict__.update(__file__=origin, __cached__=None, __loader__=spec.loader,  # type: ignore[attr-defined]
-                         __package__="slc_tui", __spec__=spec, __builtins__=__builtins__)  # fmt: skip
+    main.__dict__.update(__file__=origin, __cached__=None, __loader__=loader, __package__=None,
+                         __spec__=None, __builtins__=sys.modules["builtins"])  # fmt: skip
     sys.modules["__main__"] = main
     sys.argv = [origin, job["payload"]]
     exec(code, main.__dict__)  # ends with sys.exit(main()): the run's exit status

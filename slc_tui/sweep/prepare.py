@@ -136,6 +136,11 @@ def check_options(options: RunOptions) -> None:
     for key in ("fail_fast", "oversubscribe"):
         if not isinstance(getattr(options, key), bool):
             raise bad(key, getattr(options, key), "True or False")
+    preload = options.preload
+    if not isinstance(preload, (tuple, list)) or not all(
+        isinstance(m, str) and m and all(p.isidentifier() for p in m.split(".")) for m in preload
+    ):
+        raise bad("preload", preload, "a list of module names")
     if options.mpiexec is not None and (not isinstance(options.mpiexec, str) or
                                         "\0" in options.mpiexec):  # fmt: skip
         raise bad("mpiexec", options.mpiexec, "the path of an mpiexec")
@@ -182,10 +187,33 @@ def from_plans(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridS
             raise specs[i].error("grid.data_dir", f"{plan.data_dir} {problem}")
         if problem:
             raise InputError(f"the data directory {plan.data_dir} {problem}")
+    check_preloads(plans, options, specs)
     budget = engine_budget(plans, options)
     check_plans(plans, len(budget))
     gpus, notice = gpu_budget(plans, options)
     return Sweep(plans, options, budget, list(specs), gpus, [notice] if notice else [])
+
+
+def check_preloads(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridSpec]) -> None:
+    """Raise InputError (GridFileError naming ``run.preload``) when a module of a grid's
+    ``preload`` does not import; each preload is imported once, in a child process."""
+    if options.backend == "slurm":
+        return  # the cluster's runs start cold
+    from slc_tui.warm_launcher import preload_problem
+
+    seen: dict[tuple[str, ...], str | None] = {}
+    for i, plan in enumerate(plans):
+        own = getattr(plan.runs, "options", None) or (plan.runs[0].options if plan.runs else None)
+        preload = tuple(own.preload if own else options.preload)
+        if not preload:
+            continue
+        if preload not in seen:
+            seen[preload] = preload_problem(preload)
+        problem = seen[preload]
+        if problem and i < len(specs) and specs[i].name == plan.name:
+            raise specs[i].error("run.preload", f"cannot be preloaded: {problem}")
+        if problem:
+            raise InputError(f"preload: cannot be preloaded: {problem}")
 
 
 def from_files(
