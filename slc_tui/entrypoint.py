@@ -2,10 +2,10 @@
 ranks), run as a file (``-m`` costs every start ~4 ms: ``runpy``), with the ``sys.path`` that
 ``python -m slc_tui.entrypoint`` would have (the working directory first).
 
-Kept to the standard library on its start-up path, and to modules that cost little there. It reads the payload, pins itself to the
-cores the engine gave the run (``SLC_TUI_CORES``), watches the engine (``SLC_TUI_ENGINE``) so
-that no run outlives it, builds ``env_fn`` from ``env_name``, and calls the thunk. In an MPI
-job an exception in any rank aborts the whole communicator, so no rank is left blocked.
+Kept to the standard library on its start-up path, and to modules that cost little there.
+It reads the payload, pins itself to the cores the engine gave the run (``SLC_TUI_CORES``),
+watches the engine (``SLC_TUI_ENGINE``) so that no run outlives it, builds ``env_fn`` from
+``env_name``, and calls the thunk. In an MPI job an exception in any rank aborts the whole communicator, so no rank is left blocked.
 
 Each rank is a child subreaper (Linux): a process the thunk started stays its descendant
 however it detaches (``setsid``, a double fork), and the rank ends every descendant it has
@@ -29,10 +29,11 @@ import os
 import sys
 import time
 
-if __name__ == "__main__" and sys.path and sys.path[0] == os.path.dirname(os.path.abspath(__file__)):
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if __name__ == "__main__" and sys.path and sys.path[0] == _HERE:
     sys.path[0] = os.getcwd()  # run as a file: the path ``-m`` gives, not slc_tui's own folder
 
-from slc_tui.procid import (
+from slc_tui.procid import (  # noqa: E402  # after the path is set
     CORES_ENV,
     ENGINE_ENV,
     LOG_ENV,

@@ -55,7 +55,7 @@ def _marshalled(header: dict[str, Any], body: tuple[Thunk, dict[str, Any]]) -> b
     if not isinstance(body[0], str):
         return None
     try:  # only exact builtin types marshal: a subclass, a numpy scalar... is pickled
-        return MARSHALLED + marshal.dumps(header) + marshal.dumps(body)
+        return MARSHALLED + marshal.dumps(header) + marshal.dumps(body)  # type: ignore[arg-type]
     except ValueError:
         return None
 
@@ -143,11 +143,12 @@ def _discard(path: str) -> None:
 def read_payload(path: str | os.PathLike[str]) -> Payload:
     """Read a payload, extending ``sys.path`` with the caller's path before the body loads."""
     with open(path, "rb") as f:
-        if f.read(len(MARSHALLED)) == MARSHALLED:
-            load = marshal.load
-        else:
+        load: Callable[[Any], Any] = marshal.load
+        if f.read(len(MARSHALLED)) != MARSHALLED:
             f.seek(0)
-            from pickle import load
+            import pickle
+
+            load = pickle.load
         header = load(f)
         for entry in header["sys_path"]:
             if entry not in sys.path:

@@ -27,8 +27,10 @@ import os
 import signal
 import socket
 import sys
+from contextlib import suppress
+from types import CodeType
 
-from slc_tui.procid import ENGINE_ENV, become_subreaper, has_children, token_alive
+from slc_tui.procid import become_subreaper, has_children, token_alive
 
 READY = b"ready"
 FAIL = b"fail "
@@ -38,9 +40,9 @@ WARM_IMPORTS = ("slc_tui.payload", "slc_tui.thunks", "slc_tui.procid")
 """What the entrypoint imports on its way to the thunk, imported once here."""
 
 
-def encode(value: object) -> str:
+def encode(value: dict[str, object]) -> str:
     """The ``SPEC`` argument of a value (dicts, lists and strings)."""
-    return marshal.dumps(value).hex()
+    return marshal.dumps(value).hex()  # type: ignore[arg-type]  # plain data
 
 
 def preload(modules: list[str], sys_path: list[str]) -> str | None:
@@ -78,14 +80,16 @@ def preload_problem(modules: tuple[str, ...] | list[str]) -> str | None:
     return lines[-1] if lines else None
 
 
-def _entry_code() -> tuple[object, str, object]:
+def _entry_code() -> tuple[CodeType, str, object]:
     """The entrypoint's code (compiled once), its file and its loader, as a cold run's
     ``python …/slc_tui/entrypoint.py`` has them."""
     from importlib.machinery import SourceFileLoader
 
     origin = os.path.join(os.path.dirname(os.path.realpath(__file__)), "entrypoint.py")
     loader = SourceFileLoader("__main__", origin)
-    return loader.get_code("__main__"), origin, loader
+    code = loader.get_code("__main__")
+    assert code is not None
+    return code, origin, loader
 
 
 def serve(sock: socket.socket) -> dict | None:
@@ -142,18 +146,14 @@ def _watcher(job: dict, log_fd: int, status_fd: int) -> dict | None:
     _say(status_fd, f"exit {os.waitstatus_to_exitcode(status)}\n")
     token = job["engine"]
     if token and token_alive(token):
-        try:
+        with suppress(OSError):
             os.kill(int(token.partition(":")[0]), signal.SIGCHLD)  # wake the engine's loop
-        except OSError:
-            pass
     os._exit(0)
 
 
 def _say(fd: int, text: str) -> None:
-    try:
+    with suppress(OSError):  # the engine is gone
         os.write(fd, text.encode())
-    except OSError:  # the engine is gone
-        pass
 
 
 def _open_fds() -> list[int]:
@@ -185,9 +185,8 @@ def _streams(unbuffered: bool) -> None:
         return io.TextIOWrapper(buffer, encoding, errors, "\n", write_through=unbuffered)  # type: ignore[arg-type]
 
     stdin = io.TextIOWrapper(io.BufferedReader(io.FileIO(0, "r", closefd=False)))
-    sys.stdin = sys.__stdin__ = stdin
-    sys.stdout = sys.__stdout__ = out(1, "strict")
-    sys.stderr = sys.__stderr__ = out(2, "backslashreplace")
+    sys.stdin, sys.stdout, sys.stderr = stdin, out(1, "strict"), out(2, "backslashreplace")
+    sys.__stdin__, sys.__stdout__, sys.__stderr__ = sys.stdin, sys.stdout, sys.stderr  # type: ignore[misc]
 
 
 def _reseed() -> None:
@@ -199,7 +198,7 @@ def _reseed() -> None:
         numpy_random.seed()
 
 
-def become_run(job: dict, pristine_path: list[str], entry: tuple[object, str, object]) -> None:
+def become_run(job: dict, pristine_path: list[str], entry: tuple[CodeType, str, object]) -> None:
     """Turn this forked process into the run of ``job`` and run the entrypoint's code."""
     os.setsid()
     devnull = os.open(os.devnull, os.O_RDONLY)
