@@ -24,10 +24,12 @@ from slc_tui.states import EventKind, RunState
 from slc_tui.sweep.prepare import from_plans
 
 pytestmark = pytest.mark.usefixtures("no_leftovers")
-PRELOAD = ("json", "random", "numpy")
+PRELOAD = ("json", "random", "numpy.random")  # numpy 2 imports numpy.random lazily
 
 
-def state_plan(name: str, seeds: int, preload: tuple[str, ...] = PRELOAD, **params: Any) -> GridPlan:
+def state_plan(
+    name: str, seeds: int, preload: tuple[str, ...] = PRELOAD, **params: Any
+) -> GridPlan:
     grid = ExperimentGrid(name)
     grid.add("seed", list(range(seeds)))
     for key, value in params.items():
