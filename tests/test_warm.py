@@ -5,12 +5,14 @@ anything runs, and a warm run ends, stops and fails as a cold one does."""
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
+from conftest import wait_gone
 from engine_helpers import cli, ledger, make_plan, one_line_error, run_plans, wait_for, write_grid
 from engine_thunks import raised_at
 from warm_thunks import read_state
@@ -158,3 +160,34 @@ def test_mpi_runs_keep_mpiexec() -> None:
     assert status == 0
     command = engine.records[plan.runs[0].name].command
     assert "mpiexec" in command and "warm launcher" not in command
+
+
+def _parent(pid: int) -> int:
+    return psutil.Process(pid).ppid()
+
+
+def test_kill_9_of_the_engine_ends_the_warm_run_what_it_started_and_the_launcher(
+    in_tmp: Path,
+) -> None:
+    grid = write_grid(in_tmp / "g.toml", "k9w", "detach", 'seed = 0\nthen = "hang"',
+                      '[run]\npreload = ["json"]')  # fmt: skip
+    proc = subprocess.Popen(cli(str(grid), "--no-ui", "--max-cpus", "1"), text=True,
+                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT)  # fmt: skip
+    run = wait_for(lambda: ledger("k9w").runs(), what="the planned run")[0]
+    pids = Path(run.output_dir, "pids.0")
+    wait_for(pids.exists, what=str(pids))
+    rank, daemon = (int(p) for p in pids.read_text().split())
+    watcher = _parent(rank)
+    launcher = _parent(watcher)
+    assert _parent(launcher) == proc.pid  # the engine started the launcher
+    proc.send_signal(signal.SIGKILL)
+    proc.communicate(timeout=10)
+    assert wait_gone([rank, daemon, watcher, launcher], timeout=10) == []
+
+
+def test_a_warm_run_ends_what_its_thunk_detached() -> None:
+    plan = make_plan("det", "detach", {"seed": 0}, preload=("json",))
+    assert run_plans(plan, max_cpus=1)[0] == 0
+    rank, daemon = (int(p) for p in Path(plan.runs[0].output_dir, "pids.0").read_text().split())
+    assert wait_gone([rank, daemon], timeout=10) == []
