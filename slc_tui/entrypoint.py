@@ -5,7 +5,8 @@ ranks), run as a file (``-m`` costs every start ~4 ms: ``runpy``), with the ``sy
 Kept to the standard library on its start-up path, and to modules that cost little there.
 It reads the payload, pins itself to the cores the engine gave the run (``SLC_TUI_CORES``),
 watches the engine (``SLC_TUI_ENGINE``) so that no run outlives it, builds ``env_fn`` from
-``env_name``, and calls the thunk. In an MPI job an exception in any rank aborts the whole communicator, so no rank is left blocked.
+``env_name``, and calls the thunk. In an MPI job an exception in any rank aborts the whole
+communicator, so no rank is left blocked.
 
 Each rank is a child subreaper (Linux): a process the thunk started stays its descendant
 however it detaches (``setsid``, a double fork), and the rank ends every descendant it has

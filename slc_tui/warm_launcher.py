@@ -16,8 +16,7 @@ fresh ``__main__`` and ``sys.argv`` as ``python …/slc_tui/entrypoint.py PAYLOA
 ``random`` and numpy's global generator reseeded from the OS; then the entrypoint's code, as
 in a cold run. The launcher never runs a thunk, so nothing a run does reaches the next.
 
-Standard library only (the modules it preloads aside); ``--check SPEC`` imports the modules
-in a throw-away process and prints the first problem (for the sweep's checks).
+Standard library only (the modules it preloads aside).
 """
 
 from __future__ import annotations
@@ -61,23 +60,6 @@ def preload(modules: list[str], sys_path: list[str]) -> str | None:
     if cuda is not None and getattr(cuda, "is_initialized", lambda: False)():
         return "torch initialised CUDA on import: a forked run cannot use it (see the README)"
     return None
-
-
-def preload_problem(modules: tuple[str, ...] | list[str]) -> str | None:
-    """Why ``modules`` cannot be preloaded (one line), or None: they are imported in a child
-    process, as the launcher will (a grid's check, before anything runs)."""
-    import subprocess
-
-    spec = encode({"preload": list(modules), "sys_path": list(sys.path)})
-    proc = subprocess.run(
-        [sys.executable, "-m", "slc_tui.warm_launcher", "--check", spec],
-        stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    lines = proc.stdout.strip().splitlines()
-    if proc.returncode != 0 and not lines:
-        tail = proc.stderr.strip().splitlines()[-1:] or [f"exit status {proc.returncode}"]
-        return f"importing {', '.join(modules)} ended the process: {tail[0]}"
-    return lines[-1] if lines else None
 
 
 def _entry_code() -> tuple[CodeType, str, object]:
@@ -221,19 +203,9 @@ def become_run(job: dict, pristine_path: list[str], entry: tuple[CodeType, str, 
     exec(code, main.__dict__)  # ends with sys.exit(main()): the run's exit status
 
 
-def check(spec: dict) -> int:
-    """``--check``: print the first problem of the preload (nothing when all import)."""
-    problem = preload(spec["preload"], spec["sys_path"])
-    if problem:
-        print(problem)
-    return 0
-
-
 def main(argv: list[str]) -> int:
-    """``FD SPEC``: be the launcher; ``--check SPEC``: check a preload."""
+    """``FD SPEC``: be the launcher on the socket ``FD``."""
     spec = marshal.loads(bytes.fromhex(argv[1]))
-    if argv[0] == "--check":
-        return check(spec)
     sock = socket.socket(fileno=int(argv[0]))
     pristine_path = list(sys.path)
     problem = preload(spec["preload"], spec["sys_path"])

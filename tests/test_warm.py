@@ -191,3 +191,14 @@ def test_a_warm_run_ends_what_its_thunk_detached() -> None:
     assert run_plans(plan, max_cpus=1)[0] == 0
     rank, daemon = (int(p) for p in Path(plan.runs[0].output_dir, "pids.0").read_text().split())
     assert wait_gone([rank, daemon], timeout=10) == []
+
+
+def test_the_sweep_check_and_the_engine_import_the_preload_once(in_tmp: Path) -> None:
+    Path("counted.py").write_text(
+        "import os\nwith open('imports.txt', 'a') as f:\n    f.write(f'{os.getpid()}\\n')\n"
+    )
+    plan = state_plan("once", 2, preload=("counted",))
+    assert run_plans(plan, max_cpus=1)[0] == 0
+    importers = Path("imports.txt").read_text().split()
+    assert len(importers) == 1  # the launcher the check started is the one the runs came from
+    assert {s["grandparent"] for s in states(plan)} == {int(importers[0])}

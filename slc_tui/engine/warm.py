@@ -148,12 +148,50 @@ def _recv(sock: socket.socket, seconds: float) -> bytes:
         sock.settimeout(None)
 
 
+Key = tuple[tuple[str, ...], tuple[str, ...]]
+"""A launcher's preload and the math libraries' thread counts of its environment."""
+_prestarted: dict[Key, Launcher] = {}
+"""Launchers started by a sweep's checks (:func:`prestart`), for this process's engine."""
+
+
+def _key(preload: tuple[str, ...], env: dict[str, str]) -> Key:
+    return preload, tuple(env.get(var, "") for var in THREAD_VARS)
+
+
+def _launcher_env(key: Key, unbuffered: str = "1") -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(zip(THREAD_VARS, key[1]))
+    env["PYTHONUNBUFFERED"] = unbuffered
+    return env
+
+
+def prestart(preload: tuple[str, ...], run_env: dict[str, str]) -> str | None:
+    """Start the launcher of ``preload`` for runs of environment ``run_env`` now, as a sweep's
+    check (the engine of this process takes it over: the modules are imported once); why it
+    cannot start, in one line, or None."""
+    key = _key(preload, run_env)
+    if key in _prestarted and _prestarted[key].alive():
+        return None
+    try:
+        _prestarted[key] = Launcher(preload, _launcher_env(key))
+    except LaunchError as exc:
+        return str(exc).removeprefix("preload ")
+    return None
+
+
+def close_prestarted() -> None:
+    """End the launchers no engine of this process took (the engine runs elsewhere)."""
+    for launcher in _prestarted.values():
+        launcher.close()
+    _prestarted.clear()
+
+
 class WarmLaunchers:
     """The launchers of a sweep, one per preload and math-library threads; restarted when
     one died."""
 
     def __init__(self) -> None:
-        self._launchers: dict[tuple[tuple[str, ...], tuple[str, ...]], Launcher] = {}
+        self._launchers: dict[Key, Launcher] = {}
 
     def start(self, preload: tuple[str, ...], payload: str, env: dict[str, str],
               log: IO[bytes]) -> WarmProc:  # fmt: skip
@@ -162,17 +200,14 @@ class WarmLaunchers:
         Raises:
             LaunchError: a preload module does not import (the launcher is not kept).
         """
-        threads = tuple(env.get(var, "") for var in THREAD_VARS)
-        key = (preload, threads)
+        key = _key(preload, env)
         for attempt in range(2):
-            launcher = self._launchers.get(key)
+            launcher = self._launchers.get(key) or _prestarted.pop(key, None)
             if launcher is None or not launcher.alive():
                 if launcher is not None:
                     launcher.close()
-                launcher_env = dict(os.environ)
-                launcher_env.update(zip(THREAD_VARS, threads))
-                launcher_env["PYTHONUNBUFFERED"] = env.get("PYTHONUNBUFFERED", "1")
-                launcher = self._launchers[key] = Launcher(preload, launcher_env)
+                launcher = Launcher(preload, _launcher_env(key, env.get("PYTHONUNBUFFERED", "1")))
+            self._launchers[key] = launcher
             try:
                 return launcher.fork(payload, env, log)
             except OSError:

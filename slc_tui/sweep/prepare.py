@@ -23,7 +23,7 @@ from slc_tui.engine.ledger import ledger_path
 from slc_tui.envs import grid_env_problem
 from slc_tui.errors import InputError, SweepError
 from slc_tui.options import BACKENDS, RunOptions
-from slc_tui.plan import GridPlan, check_plans, plan_grid, plan_specs
+from slc_tui.plan import GridPlan, LazyRuns, check_plans, plan_grid, plan_specs
 from slc_tui.states import Resume
 from slc_tui.sweep.gpu_budget import gpu_budget
 
@@ -196,20 +196,23 @@ def from_plans(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridS
 
 def check_preloads(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridSpec]) -> None:
     """Raise InputError (GridFileError naming ``run.preload``) when a module of a grid's
-    ``preload`` does not import; each preload is imported once, in a child process."""
+    ``preload`` does not import. The check starts the grid's warm launcher, which the engine
+    of this process then uses (:func:`slc_tui.engine.warm.prestart`): the modules are
+    imported once."""
     if options.backend == "slurm":
         return  # the cluster's runs start cold
-    from slc_tui.warm_launcher import preload_problem
+    from slc_tui.engine.warm import prestart
+    from slc_tui.launch import run_env
 
-    seen: dict[tuple[str, ...], str | None] = {}
     for i, plan in enumerate(plans):
-        own = getattr(plan.runs, "options", None) or (plan.runs[0].options if plan.runs else None)
-        preload = tuple(own.preload if own else options.preload)
-        if not preload:
+        runs = plan.runs
+        if isinstance(runs, LazyRuns):  # every run alike; never made one by one
+            own, ranks = runs.options, {runs.num_cpu}
+        else:
+            own, ranks = (runs[0].options if runs else options), {r.num_cpu for r in runs}
+        if not own.preload or 1 not in ranks:
             continue
-        if preload not in seen:
-            seen[preload] = preload_problem(preload)
-        problem = seen[preload]
+        problem = prestart(tuple(own.preload), run_env(1, given_threads=own.threads))
         if problem and i < len(specs) and specs[i].name == plan.name:
             raise specs[i].error("run.preload", f"cannot be preloaded: {problem}")
         if problem:
