@@ -7,6 +7,9 @@ in a rotating order, ``--repeats`` times, budget ``--budget`` cores:
 
 - ``parallel``: ``parallel -j B python …/slc_tui/entrypoint.py ::: PAYLOADS``, the commands a
   cold engine starts, in plan order (payloads written beforehand, the same thunk and kwargs);
+- ``parallel-setsid``: the same, each job under ``setsid -w``: a session of its own, as the
+  engine starts each run (with autogroup scheduling, the like-for-like comparison on a
+  loaded machine);
 - ``engine-cold``: ``slc-tui GRID.toml --no-ui --max-cpus B``;
 - ``engine-warm``: the same grid with ``[run] preload`` = the stack.
 
@@ -37,7 +40,7 @@ STACKS = {
     "torch": ["numpy", "gymnasium", "torch", "slow_import"],
 }
 THUNK = f"{BENCH_DIR / 'work_imports.py'}:heavy"
-METHODS = ("parallel", "engine-cold", "engine-warm")
+METHODS = ("parallel", "parallel-setsid", "engine-cold", "engine-warm")
 
 
 def grid_text(name: str, data: Path, runs: int, n: int, modules: list[str], warm: bool) -> str:
@@ -73,9 +76,11 @@ def bench_stack(tmp: Path, stack: str, runs: int, repeats: int, budget: int, n: 
                                            warm=method == "engine-warm"))  # fmt: skip
     from slc_tui.launch import ENTRYPOINT
 
+    jobs = payloads(tmp, f"imports-{stack}", runs, n, modules)
     cmds = {
-        "parallel": ["parallel", "-j", str(budget), PYTHON, ENTRYPOINT, ":::",
-                     *payloads(tmp, f"imports-{stack}", runs, n, modules)],
+        "parallel": ["parallel", "-j", str(budget), PYTHON, ENTRYPOINT, ":::", *jobs],
+        "parallel-setsid": ["parallel", "-j", str(budget), "setsid", "-w", PYTHON, ENTRYPOINT,
+                            ":::", *jobs],
         "engine-cold": [*slc_tui_command(), str(grids["engine-cold"]), "--no-ui",
                         "--max-cpus", str(budget)],
         "engine-warm": [*slc_tui_command(), str(grids["engine-warm"]), "--no-ui",
@@ -83,7 +88,7 @@ def bench_stack(tmp: Path, stack: str, runs: int, repeats: int, budget: int, n: 
     }  # fmt: skip
     series = {m: Series(m) for m in METHODS}
     for rep in range(repeats):
-        order = METHODS[rep % 3 :] + METHODS[: rep % 3]
+        order = METHODS[rep % len(METHODS) :] + METHODS[: rep % len(METHODS)]
         for method in order:
             sample = timed(cmds[method], cwd=BENCH_DIR)
             shutil.rmtree(data, ignore_errors=True)
@@ -91,19 +96,19 @@ def bench_stack(tmp: Path, stack: str, runs: int, repeats: int, budget: int, n: 
             series[method].samples.append(sample)
             print(f"  {stack} rep {rep} {method:12s} {sample.wall:7.3f} s  load "
                   f"{sample.load:.2f}  busy before {sample.busy:.2f}", flush=True)  # fmt: skip
-    base = series["parallel"]
+    base, fair = series["parallel"], series["parallel-setsid"]
     rows = []
     for method in METHODS:
         s = series[method]
         ratios = [a.wall / b.wall for a, b in zip(s.samples, base.samples)]
         rows.append([f"`{method}`", f"{s.median:.3f}", f"{s.lo:.3f}–{s.hi:.3f}",
                      f"{s.cpu:.2f}", f"**{s.median / base.median:.3f}**",
-                     f"{min(ratios):.2f}–{max(ratios):.2f}"])  # fmt: skip
+                     f"{min(ratios):.2f}–{max(ratios):.2f}", f"{s.median / fair.median:.3f}"])  # fmt: skip
     loads = [x.load for s in series.values() for x in s.samples]
     head = (f"stack `{stack}` ({', '.join(modules)}), {runs} runs, budget {budget}, "
             f"{repeats} repeats, load1 {min(loads):.2f}–{max(loads):.2f}\n\n")  # fmt: skip
     header = ["method", "median wall s", "min–max s", "child CPU s", "÷ parallel (medians)",
-              "÷ parallel (per repeat, min–max)"]  # fmt: skip
+              "÷ parallel (per repeat, min–max)", "÷ parallel-setsid (medians)"]  # fmt: skip
     return head + table(header, rows)
 
 
