@@ -202,3 +202,10 @@ def test_the_sweep_check_and_the_engine_import_the_preload_once(in_tmp: Path) ->
     importers = Path("imports.txt").read_text().split()
     assert len(importers) == 1  # the launcher the check started is the one the runs came from
     assert {s["grandparent"] for s in states(plan)} == {int(importers[0])}
+
+
+def test_experiment_grid_run_takes_a_preload_list() -> None:
+    grid = ExperimentGrid("api")
+    grid.add("seed", [0])
+    grid.run("warm_thunks:state", data_dir="data", max_cpus=1, preload=["json"])
+    assert "forked from the warm launcher of json" in ledger("api").runs()[0].command

@@ -154,8 +154,8 @@ _prestarted: dict[Key, Launcher] = {}
 """Launchers started by a sweep's checks (:func:`prestart`), for this process's engine."""
 
 
-def _key(preload: tuple[str, ...], env: dict[str, str]) -> Key:
-    return preload, tuple(env.get(var, "") for var in THREAD_VARS)
+def _key(preload: tuple[str, ...] | list[str], env: dict[str, str]) -> Key:
+    return tuple(preload), tuple(env.get(var, "") for var in THREAD_VARS)
 
 
 def _launcher_env(key: Key, unbuffered: str = "1") -> dict[str, str]:
