@@ -209,13 +209,12 @@ def main(argv: list[str]) -> int:
     sock = socket.socket(fileno=int(argv[0]))
     pristine_path = list(sys.path)
     problem = preload(spec["preload"], spec["sys_path"])
-    if problem is None:
-        for name in WARM_IMPORTS:
-            __import__(name)
-        entry = _entry_code()
     if problem is not None:
         sock.send(FAIL + problem.encode())
         return 2
+    for name in WARM_IMPORTS:
+        __import__(name)
+    entry = _entry_code()
     sock.send(READY)
     job = serve(sock)
     if job is None:
