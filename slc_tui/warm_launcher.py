@@ -215,6 +215,9 @@ def main(argv: list[str]) -> int:
     for name in WARM_IMPORTS:
         __import__(name)
     entry = _entry_code()
+    import gc
+
+    gc.freeze()  # what is loaded now stays out of the runs' collections: no copy-on-write
     sock.send(READY)
     job = serve(sock)
     if job is None:
