@@ -30,8 +30,8 @@ import os
 import sys
 import time
 
-_HERE = os.path.dirname(os.path.abspath(__file__))
-if __name__ == "__main__" and sys.path and sys.path[0] == _HERE:
+_HERE = os.path.dirname(os.path.realpath(__file__))
+if __name__ == "__main__" and sys.path and os.path.realpath(sys.path[0]) == _HERE:
     sys.path[0] = os.getcwd()  # run as a file: the path ``-m`` gives, not slc_tui's own folder
 
 from slc_tui.procid import (  # noqa: E402  # after the path is set
