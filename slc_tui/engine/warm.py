@@ -20,9 +20,12 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from typing import IO
 
-from slc_tui.launch import THREAD_VARS, LaunchError
+from slc_tui.launch import THREAD_VARS, LaunchError, run_env
+from slc_tui.options import RunOptions
+from slc_tui.plan import GridPlan, LazyRuns
 from slc_tui.procid import ENGINE_ENV
 from slc_tui.warm_launcher import FAIL, READY, encode
 
@@ -165,17 +168,33 @@ def _launcher_env(key: Key, unbuffered: str = "1") -> dict[str, str]:
     return env
 
 
-def prestart(preload: tuple[str, ...], run_env: dict[str, str]) -> str | None:
-    """Start the launcher of ``preload`` for runs of environment ``run_env`` now, as a sweep's
+def prestart(preload: tuple[str, ...], env: dict[str, str]) -> str | None:
+    """Start the launcher of ``preload`` for runs of environment ``env`` now, as a sweep's
     check (the engine of this process takes it over: the modules are imported once); why it
     cannot start, in one line, or None."""
-    key = _key(preload, run_env)
+    key = _key(preload, env)
     if key in _prestarted and _prestarted[key].alive():
         return None
     try:
         _prestarted[key] = Launcher(preload, _launcher_env(key))
     except LaunchError as exc:
         return str(exc).removeprefix("preload ")
+    return None
+
+
+def prestart_plans(plans: Sequence[GridPlan], options: RunOptions) -> tuple[int, str] | None:
+    """:func:`prestart` the launcher of each plan with a preload and runs of one rank; the
+    first that cannot start, as (index of its plan, the problem)."""
+    for i, plan in enumerate(plans):
+        runs = plan.runs
+        if isinstance(runs, LazyRuns):  # every run alike; never made one by one
+            own, ranks = runs.options, {runs.num_cpu}
+        else:
+            own, ranks = (runs[0].options if runs else options), {r.num_cpu for r in runs}
+        if own.preload and 1 in ranks:
+            problem = prestart(tuple(own.preload), run_env(1, given_threads=own.threads))
+            if problem:
+                return i, problem
     return None
 
 

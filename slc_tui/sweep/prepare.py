@@ -23,7 +23,7 @@ from slc_tui.engine.ledger import ledger_path
 from slc_tui.envs import grid_env_problem
 from slc_tui.errors import InputError, SweepError
 from slc_tui.options import BACKENDS, RunOptions
-from slc_tui.plan import GridPlan, LazyRuns, check_plans, plan_grid, plan_specs
+from slc_tui.plan import GridPlan, check_plans, plan_grid, plan_specs
 from slc_tui.states import Resume
 from slc_tui.sweep.gpu_budget import gpu_budget
 
@@ -136,11 +136,9 @@ def check_options(options: RunOptions) -> None:
     for key in ("fail_fast", "oversubscribe"):
         if not isinstance(getattr(options, key), bool):
             raise bad(key, getattr(options, key), "True or False")
-    preload = options.preload
-    if not isinstance(preload, (tuple, list)) or not all(
-        isinstance(m, str) and m and all(p.isidentifier() for p in m.split(".")) for m in preload
-    ):
-        raise bad("preload", preload, "a list of module names")
+    names = options.preload if isinstance(options.preload, (tuple, list)) else [None]
+    if not all(isinstance(m, str) and all(p.isidentifier() for p in m.split(".")) for m in names):
+        raise bad("preload", options.preload, "a list of module names")
     if options.mpiexec is not None and (not isinstance(options.mpiexec, str) or
                                         "\0" in options.mpiexec):  # fmt: skip
         raise bad("mpiexec", options.mpiexec, "the path of an mpiexec")
@@ -196,27 +194,14 @@ def from_plans(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridS
 
 def check_preloads(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridSpec]) -> None:
     """Raise InputError (GridFileError naming ``run.preload``) when a module of a grid's
-    ``preload`` does not import. The check starts the grid's warm launcher, which the engine
-    of this process then uses (:func:`slc_tui.engine.warm.prestart`): the modules are
-    imported once."""
-    if options.backend == "slurm":
-        return  # the cluster's runs start cold
-    from slc_tui.engine.warm import prestart
-    from slc_tui.launch import run_env
+    ``preload`` does not import; the warm launchers it starts serve this process's engine."""
+    from slc_tui.engine.warm import prestart_plans
 
-    for i, plan in enumerate(plans):
-        runs = plan.runs
-        if isinstance(runs, LazyRuns):  # every run alike; never made one by one
-            own, ranks = runs.options, {runs.num_cpu}
-        else:
-            own, ranks = (runs[0].options if runs else options), {r.num_cpu for r in runs}
-        if not own.preload or 1 not in ranks:
-            continue
-        problem = prestart(tuple(own.preload), run_env(1, given_threads=own.threads))
-        if problem and i < len(specs) and specs[i].name == plan.name:
-            raise specs[i].error("run.preload", f"cannot be preloaded: {problem}")
-        if problem:
-            raise InputError(f"preload: cannot be preloaded: {problem}")
+    failed = prestart_plans(plans, options) if options.backend != "slurm" else None
+    if failed and failed[0] < len(specs) and specs[failed[0]].name == plans[failed[0]].name:
+        raise specs[failed[0]].error("run.preload", f"cannot be preloaded: {failed[1]}")
+    if failed:
+        raise InputError(f"preload: cannot be preloaded: {failed[1]}")
 
 
 def from_files(
