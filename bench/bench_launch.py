@@ -89,8 +89,7 @@ def part_loop(tmp: Path, payload: str, runs: int, repeats: int) -> str:
                 text = grids[count, warm].read_text()
                 grids[count, warm].write_text(text + '\n[run]\npreload = ["json"]\n')
     cli = slc_tui_command()
-    keys = ("bare", "entrypoint", "engine1", "engine", "engine-2cpu", "warm1", "warm",
-            "warm-2cpu")  # fmt: skip
+    keys = ("bare", "entrypoint", "engine1", "engine", "engine-2cpu", "warm1", "warm", "warm-2cpu")
     series = {k: Series(k) for k in keys}
     for rep in range(repeats):
         for key in series:
@@ -116,10 +115,9 @@ def part_loop(tmp: Path, payload: str, runs: int, repeats: int) -> str:
         med = (series[key].median - series[fixed].median) / (runs - 1) * ms
         return med, min(each), max(each)
 
-    bare = series["bare"].median / runs * ms
-    bare_each = [s.wall / runs * ms for s in series["bare"].samples]
-    entry_each = [s.wall / runs * ms for s in series["entrypoint"].samples]
-    entry = series["entrypoint"].median / runs * ms
+    bare, entry = (series[k].median / runs * ms for k in ("bare", "entrypoint"))
+    bare_each, entry_each = ([s.wall / runs * ms for s in series[k].samples]
+                             for k in ("bare", "entrypoint"))  # fmt: skip
     rows = [["`python -c pass`", f"{series['bare'].median:.3f}",
              f"{bare:.1f} ({min(bare_each):.1f}–{max(bare_each):.1f})", "0 (baseline)"],
             ["`python …/entrypoint.py P` (no-op), alone", f"{series['entrypoint'].median:.3f}",
