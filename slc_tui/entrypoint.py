@@ -32,7 +32,12 @@ import time
 
 _HERE = os.path.dirname(os.path.realpath(__file__))
 if __name__ == "__main__" and sys.path and os.path.realpath(sys.path[0]) == _HERE:
-    sys.path[0] = os.getcwd()  # run as a file: the path ``-m`` gives, not slc_tui's own folder
+    # Run as a file: the package is this file's (the engine's slc-tui, whatever else is on
+    # the path), and the path is the one ``-m`` gives, not slc_tui's own folder.
+    sys.path[0] = os.path.dirname(_HERE)
+    import slc_tui  # noqa: F401  # its submodules are found through its own __path__
+
+    sys.path[0] = os.getcwd()
 
 from slc_tui.procid import (  # noqa: E402  # after the path is set
     CORES_ENV,

@@ -1,8 +1,9 @@
 """The warm launcher: a process that imports ``[run] preload`` once and forks each 1-rank run.
 
-Started by the engine (:mod:`slc_tui.engine.warm`) as ``python -m slc_tui.warm_launcher FD
-SPEC``: ``FD`` is its end of a ``SOCK_SEQPACKET`` socket pair, ``SPEC`` the preload and the
-engine's ``sys.path`` (hex of a ``marshal`` dict). It imports the modules, answers ``ready``
+Started by the engine (:mod:`slc_tui.engine.warm`) as ``python -c LAUNCH FD SPEC`` (``main``
+of this module, with the engine's slc-tui package and a cold run's ``sys.path``): ``FD`` is
+its end of a ``SOCK_SEQPACKET`` socket pair, ``SPEC`` the preload and the engine's
+``sys.path`` (hex of a ``marshal`` dict). It imports the modules, answers ``ready``
 (or ``fail MODULE: TYPE: MESSAGE``: nothing is forked then), and serves one request per run:
 the payload, the run's environment, its working directory and the engine's token, with two
 descriptors, the run's log and the write end of its status pipe.

@@ -29,6 +29,14 @@ from slc_tui.plan import GridPlan, LazyRuns
 from slc_tui.procid import ENGINE_ENV
 from slc_tui.warm_launcher import FAIL, READY, encode
 
+PACKAGE_PARENT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+LAUNCH = (
+    f"import os, sys; sys.path[0] = {PACKAGE_PARENT!r}; import slc_tui; "
+    "sys.path[0] = os.getcwd(); from slc_tui.warm_launcher import main; "
+    "sys.exit(main(sys.argv[1:]))"
+)
+"""The launcher's ``python -c``: this slc-tui's package (whatever else is on the path), and
+the path a cold run has (the working directory first), as :mod:`slc_tui.entrypoint` does."""
 READY_WAIT = 600.0
 """Longest wait, in seconds, for a launcher to import its preload."""
 PID_WAIT = 30.0
@@ -82,7 +90,7 @@ class Launcher:
         spec = encode({"preload": list(preload), "sys_path": list(sys.path)})
         try:
             self.popen = subprocess.Popen(
-                [sys.executable, "-m", "slc_tui.warm_launcher", str(theirs.fileno()), spec],
+                [sys.executable, "-c", LAUNCH, str(theirs.fileno()), spec],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 env=env, cwd=os.getcwd(), start_new_session=True,
             )  # fmt: skip
