@@ -3,13 +3,14 @@
 Parts (each can be skipped):
 
 1. ``loop``: ``--runs`` (50) launches, one after another, of each of: ``python -c pass``;
-   ``python -m slc_tui.entrypoint PAYLOAD`` of the no-op thunk ``work.nothing``; the engine
-   (``slc-tui GRID.toml --no-ui --max-cpus 1``) on a grid of ``--runs`` no-op runs, and on a
-   grid of 1 run (its fixed cost), so that the engine's cost per run is
-   ``(T(runs) - T(1)) / (runs - 1)``; and the same grid with ``--max-cpus 2``. Repeated
-   ``--repeats`` times, interleaved; medians.
+   ``python …/slc_tui/entrypoint.py PAYLOAD`` (a run's command) of the no-op thunk
+   ``noop.nothing``; the engine (``slc-tui GRID.toml --no-ui --max-cpus 1``) on a grid of
+   ``--runs`` no-op runs, and on a grid of 1 run (its fixed cost), so that the engine's cost
+   per run is ``(T(runs) - T(1)) / (runs - 1)``; the same grid with ``--max-cpus 2``; and all
+   of it again warm (``[run] preload = ["json"]``). Repeated ``--repeats`` times,
+   interleaved; medians.
 2. ``hyperfine``: the single commands under hyperfine (``-N``, warm-up), medians.
-3. ``importtime``: ``python -X importtime -m slc_tui.entrypoint PAYLOAD`` against
+3. ``importtime``: ``python -X importtime …/slc_tui/entrypoint.py PAYLOAD`` against
    ``python -X importtime -c pass``: what the entrypoint imports beyond the bare interpreter,
    and what each costs (medians over several starts).
 4. ``profile``: the engine itself under cProfile on the no-op grid (where its time per run goes).
@@ -37,7 +38,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
 from common import (
     PYTHON,
-    WORK_THUNK,
     Sample,
     Series,
     child_env,
@@ -49,6 +49,8 @@ from common import (
 )
 
 GRID = "bench-noop"
+NOOP = f"{Path(__file__).resolve().with_name('noop.py')}:nothing"
+"""A thunk that imports nothing (``work.nothing``'s module imports ``typing``: 4 ms)."""
 PARTS = ("loop", "hyperfine", "importtime", "profile")
 
 
@@ -59,7 +61,7 @@ def noop_payload(folder: Path) -> str:
 
     path = folder / "noop.pkl"
     kwargs = {"seed": 0, "logger_kwargs": setup_logger_kwargs(GRID, 0, folder / "data")}
-    write_payload(path, Payload(f"{WORK_THUNK}:nothing", kwargs))
+    write_payload(path, Payload(NOOP, kwargs))
     return str(path)
 
 
@@ -75,53 +77,76 @@ def loop_of(argv: list[str], runs: int) -> Sample:
 
 
 def part_loop(tmp: Path, payload: str, runs: int, repeats: int) -> str:
-    """Part 1: sequential launches vs the engine on a no-op grid."""
+    """Part 1: sequential launches vs the engine on a no-op grid, cold and warm."""
+    from slc_tui.launch import ENTRYPOINT
+
     grids = {}
     for count in (1, runs):
-        grids[count] = tmp / f"noop{count}.toml"
-        write_grid(grids[count], GRID, f"{WORK_THUNK}:nothing", tmp / "data", count)
+        for warm in (False, True):
+            grids[count, warm] = tmp / f"noop{count}{'-warm' if warm else ''}.toml"
+            write_grid(grids[count, warm], GRID, NOOP, tmp / "data", count)
+            if warm:
+                text = grids[count, warm].read_text()
+                grids[count, warm].write_text(text + '\n[run]\npreload = ["json"]\n')
     cli = slc_tui_command()
-    series = {k: Series(k) for k in ("bare", "entrypoint", "engine1", "engine", "engine-2cpu")}
+    keys = ("bare", "entrypoint", "engine1", "engine", "engine-2cpu", "warm1", "warm", "warm-2cpu")
+    series = {k: Series(k) for k in keys}
     for rep in range(repeats):
         for key in series:
             if key == "bare":
                 sample = loop_of([PYTHON, "-c", "pass"], runs)
             elif key == "entrypoint":
-                sample = loop_of([PYTHON, "-m", "slc_tui.entrypoint", payload], runs)
+                sample = loop_of([PYTHON, ENTRYPOINT, payload], runs)
             else:
-                grid = grids[1] if key == "engine1" else grids[runs]
-                cpus = "2" if key == "engine-2cpu" else "1"
+                warm = key.startswith("warm")
+                grid = grids[1 if key in ("engine1", "warm1") else runs, warm]
+                cpus = "2" if key.endswith("2cpu") else "1"
                 sample = timed([*cli, str(grid), "--no-ui", "--max-cpus", cpus], cwd=tmp)
                 shutil.rmtree(tmp / "data", ignore_errors=True)
             series[key].samples.append(sample)
             print(f"  rep {rep} {key:12s} {sample.wall:7.3f} s  load {sample.load:.2f}  "
                   f"busy before {sample.busy:.2f}", flush=True)  # fmt: skip
-    bare = series["bare"].median / runs
-    entry = series["entrypoint"].median / runs
-    engine_fixed = series["engine1"].median
-    engine_per_run = (series["engine"].median - engine_fixed) / (runs - 1)
-    engine_2cpu = (series["engine-2cpu"].median - engine_fixed) / (runs - 1)
     ms = 1000.0
-    rows = [
-        ["`python -c pass`", f"{series['bare'].median:.3f}", f"{bare * ms:.1f}", "0 (baseline)"],
-        ["`python -m slc_tui.entrypoint P` (no-op)", f"{series['entrypoint'].median:.3f}",
-         f"{entry * ms:.1f}", f"{(entry - bare) * ms:+.1f}"],
-        ["engine, grid of 1 run, `--max-cpus 1`", f"{engine_fixed:.3f}", "(fixed cost)", ""],
-        [f"engine, grid of {runs} runs, `--max-cpus 1`", f"{series['engine'].median:.3f}",
-         f"{engine_per_run * ms:.1f} (marginal)", f"{(engine_per_run - bare) * ms:+.1f}"],
-        [f"engine, grid of {runs} runs, `--max-cpus 2`", f"{series['engine-2cpu'].median:.3f}",
-         f"{engine_2cpu * ms:.1f} (marginal)", ""],
-    ]  # fmt: skip
+
+    def per_run(key: str, fixed: str) -> tuple[float, float, float]:
+        """Marginal ms per run: median, and the lowest and highest of the repeats."""
+        each = [(a.wall - b.wall) / (runs - 1) * ms
+                for a, b in zip(series[key].samples, series[fixed].samples)]  # fmt: skip
+        med = (series[key].median - series[fixed].median) / (runs - 1) * ms
+        return med, min(each), max(each)
+
+    bare, entry = (series[k].median / runs * ms for k in ("bare", "entrypoint"))
+    bare_each, entry_each = ([s.wall / runs * ms for s in series[k].samples]
+                             for k in ("bare", "entrypoint"))  # fmt: skip
+    rows = [["`python -c pass`", f"{series['bare'].median:.3f}",
+             f"{bare:.1f} ({min(bare_each):.1f}–{max(bare_each):.1f})", "0 (baseline)"],
+            ["`python …/entrypoint.py P` (no-op), alone", f"{series['entrypoint'].median:.3f}",
+             f"{entry:.1f} ({min(entry_each):.1f}–{max(entry_each):.1f})",
+             f"**{entry - bare:+.1f}**"]]  # fmt: skip
+    for label, key, fixed in (("cold", "engine", "engine1"), ("warm", "warm", "warm1")):
+        rows.append([f"engine {label}, grid of 1 run, `--max-cpus 1`",
+                     f"{series[fixed].median:.3f}", "(fixed cost)", ""])  # fmt: skip
+        med, lo, hi = per_run(key, fixed)
+        rows.append([f"engine {label}, grid of {runs} runs, `--max-cpus 1`",
+                     f"{series[key].median:.3f}", f"{med:.1f} ({lo:.1f}–{hi:.1f}) marginal",
+                     f"**{med - bare:+.1f}**"])  # fmt: skip
+        med2, lo2, hi2 = per_run(f"{key}-2cpu", fixed)
+        rows.append([f"engine {label}, grid of {runs} runs, `--max-cpus 2`",
+                     f"{series[f'{key}-2cpu'].median:.3f}",
+                     f"{med2:.1f} ({lo2:.1f}–{hi2:.1f}) marginal, 2 at a time", ""])  # fmt: skip
     loads = [x.load for s in series.values() for x in s.samples]
     busy = sorted(x.busy for s in series.values() for x in s.samples)
     head = (f"{runs} launches per sample, {repeats} repeats, "
             f"load1 {min(loads):.2f}-{max(loads):.2f}, CPU busy before a sample "
-            f"{busy[0]:.2f}-{busy[-1]:.2f} (median {statistics.median(busy):.2f})\n\n")  # fmt: skip
-    return head + table(["what", "median wall s", "ms per run", "ms beyond bare"], rows)
+            f"{busy[0]:.2f}-{busy[-1]:.2f} (median {statistics.median(busy):.2f}); warm: "
+            '`[run] preload = ["json"]`\n\n')  # fmt: skip
+    return head + table(["what", "median wall s", "ms per run (min–max)", "ms beyond bare"], rows)
 
 
 def part_hyperfine(tmp: Path, payload: str) -> str:
     """Part 2: single commands under hyperfine."""
+    from slc_tui.launch import ENTRYPOINT
+
     if not shutil.which("hyperfine"):
         return "hyperfine is missing: apt-get install -y hyperfine"
     cmds = {
@@ -129,6 +154,7 @@ def part_hyperfine(tmp: Path, payload: str) -> str:
         "python -S -c pass (no site)": f"{PYTHON} -S -c pass",
         "python -c 'import slc_tui.entrypoint'": f"{PYTHON} -c 'import slc_tui.entrypoint'",
         "python -m slc_tui.entrypoint P (no-op)": f"{PYTHON} -m slc_tui.entrypoint {payload}",
+        "python …/entrypoint.py P (no-op, the run's command)": f"{PYTHON} {ENTRYPOINT} {payload}",
         "python -c 'import pickle'": f"{PYTHON} -c 'import pickle'",
         "python -c 'import dataclasses'": f"{PYTHON} -c 'import dataclasses'",
         "python -c 'import threading, traceback'": f"{PYTHON} -c 'import threading, traceback'",
@@ -168,10 +194,12 @@ def importtime(argv: list[str]) -> dict[str, tuple[int, int, int]]:
 
 def part_importtime(payload: str, starts: int = 9) -> str:
     """Part 3: the entrypoint's imports beyond the bare interpreter's, medians of ``starts``."""
+    from slc_tui.launch import ENTRYPOINT
+
     common.wait_quiet()
     bare = [importtime([PYTHON, "-X", "importtime", "-c", "pass"]) for _ in range(starts)]
     entry = [
-        importtime([PYTHON, "-X", "importtime", "-m", "slc_tui.entrypoint", payload])
+        importtime([PYTHON, "-X", "importtime", ENTRYPOINT, payload])
         for _ in range(starts)
     ]
     base_mods = set().union(*bare)
@@ -217,7 +245,7 @@ from slc_tui.sweep.prepare import from_plans
 from slc_tui.states import Resume
 g = ExperimentGrid({GRID!r}); g.add("seed", list(range({runs})))
 opts = RunOptions().override(max_cpus=1)
-plan = plan_grid(g, {WORK_THUNK + ":nothing"!r}, data_dir={str(tmp / "pdata")!r}, options=opts)
+plan = plan_grid(g, {NOOP!r}, data_dir={str(tmp / "pdata")!r}, options=opts)
 eng = from_plans([plan], opts).engine(Resume.ALL)
 pr = cProfile.Profile(); t0 = time.perf_counter(); pr.enable()
 eng.run()

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from slc_tui.errors import SlcError
 
+ENTRYPOINT = str(Path(__file__).resolve().with_name("entrypoint.py"))
+"""The file a run's interpreter runs (``slc_tui/entrypoint.py``)."""
 MPIEXEC_ENV = "SLC_TUI_MPIEXEC"
 """Environment variable naming another ``mpiexec`` than the mpich wheel's."""
 
@@ -40,8 +42,9 @@ def find_mpiexec(preferred: str | None = None) -> str:
 def run_command(
     payload: str | os.PathLike[str], num_cpu: int, mpiexec: str | None = None
 ) -> list[str]:
-    """The argv of a run: the entrypoint, under ``mpiexec -n N`` when ``num_cpu > 1``."""
-    argv = [sys.executable, "-m", "slc_tui.entrypoint", os.fspath(payload)]
+    """The argv of a run: the entrypoint (as a file: see :mod:`slc_tui.entrypoint`), under
+    ``mpiexec -n N`` when ``num_cpu > 1``."""
+    argv = [sys.executable, ENTRYPOINT, os.fspath(payload)]
     if num_cpu > 1:
         argv = [find_mpiexec(mpiexec), "-n", str(num_cpu), *argv]
     return argv

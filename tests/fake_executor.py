@@ -105,6 +105,7 @@ class FakeExecutor:
     stops: list[tuple[str, float]] = field(default_factory=list)
     """Each stop asked for: run name and grace."""
     shutdowns: int = 0
+    closes: int = 0
     adopted: list[str] = field(default_factory=list)
     queue_states: dict[str, str] = field(default_factory=dict)
     """Words handed to the engine at its next :meth:`take_queue_states` (then cleared)."""
@@ -191,6 +192,9 @@ class FakeExecutor:
             if not live.script.lost:
                 ended.append(exited)
         return ended
+
+    def close(self) -> None:
+        self.closes += 1
 
     def adopt(self, run: Run, job_id: str) -> bool:
         if job_id not in self.adoptable:

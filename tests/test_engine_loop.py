@@ -229,6 +229,7 @@ def test_stop_commands_cancel_a_running_run_and_a_pending_one(sweep) -> None:
     assert (runs["g_s0"].signal, runs["g_s1"].attempt, runs["g_s2"].attempt) == (15, 1, 0)
     assert s.kinds("g_s0") == [EventKind.STARTED, EventKind.STOPPING, EventKind.FINISHED]
     assert s.fake.shutdowns == 0  # the sweep ended by itself
+    assert s.fake.closes == 1  # and let its backend's helpers go (warm launchers)
 
 
 def test_a_run_cancelled_outside_the_engine_is_cancelled_not_failed(sweep) -> None:

@@ -163,6 +163,7 @@ class Engine(Commands, Follow, Prune):
         finally:
             if self._active():  # an exception left runs going: none outlives the engine
                 self._stop_everything("the engine stopped")
+            self.executor.close()
             self._close()
         return self._status()
 

@@ -79,6 +79,10 @@ class Executor(Protocol):
         """Stop every run and wait until none is left; return their ends."""
         ...
 
+    def close(self) -> None:
+        """Let go of the backend's helpers (warm launchers) once no run is left."""
+        ...
+
     def adopt(self, run: Run, job_id: str) -> bool:
         """Follow a run started by an earlier engine (Slurm); False when it is gone."""
         ...

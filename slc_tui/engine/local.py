@@ -25,6 +25,7 @@ from slc_tui.engine import procs
 from slc_tui.engine.executor import Exited, Launched, drain
 from slc_tui.engine.rundir import log_env, open_log
 from slc_tui.engine.slots import Grant
+from slc_tui.engine.warm import WarmLaunchers, WarmProc
 from slc_tui.launch import run_command, run_env
 from slc_tui.plan import Run
 from slc_tui.procid import CORES_ENV, ENGINE_ENV, RUN_ENV, engine_token
@@ -32,7 +33,8 @@ from slc_tui.procid import CORES_ENV, ENGINE_ENV, RUN_ENV, engine_token
 
 @dataclass
 class _Proc:
-    popen: subprocess.Popen[bytes]
+    popen: subprocess.Popen[bytes] | WarmProc
+    """The run's top process: a child, or a run a warm launcher forked."""
     log: IO[bytes]
     mark: dict[str, str]
     """The variables in the environment of every process of this run, and no other's."""
@@ -51,11 +53,13 @@ class LocalExecutor:
         self._procs: dict[str, _Proc] = {}
         self._mpiexec = mpiexec
         self._token = engine_token()
+        self._warm = WarmLaunchers()
 
     def start(self, run: Run, payload: Path, attempt: int, grant: Grant) -> Launched:
         """Start ``run`` writing to its log (beside its folder until the run makes the
         folder: see :mod:`slc_tui.engine.rundir`), in a session of its own, on the cores
-        and devices of ``grant``."""
+        and devices of ``grant``. A 1-rank run of a sweep with ``preload`` is forked from
+        its warm launcher (:mod:`slc_tui.engine.warm`)."""
         argv = run_command(payload, run.num_cpu, self._mpiexec or run.options.mpiexec)
         per_rank = len(set(grant.cores)) // max(1, run.num_cpu)
         env = run_env(run.num_cpu, threads=per_rank, given_threads=run.options.threads,
@@ -65,21 +69,29 @@ class LocalExecutor:
         env[RUN_ENV] = f"{run.name}:{attempt}"
         env.update(log_env(run.output_dir))
         log = open_log(run.output_dir)
+        warm = bool(run.options.preload) and run.num_cpu == 1
         try:
-            popen = subprocess.Popen(
-                argv,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=env,
-                cwd=os.getcwd(),
-                start_new_session=True,
-            )
+            popen: subprocess.Popen[bytes] | WarmProc
+            if warm:
+                popen = self._warm.start(run.options.preload, argv[-1], env, log)
+            else:
+                popen = subprocess.Popen(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=env,
+                    cwd=os.getcwd(),
+                    start_new_session=True,
+                )
         except BaseException:
             log.close()
             raise
         self._procs[run.name] = _Proc(popen, log, {ENGINE_ENV: self._token, RUN_ENV: env[RUN_ENV]})
-        return Launched(pid=popen.pid, job_id=None, command=shlex.join(argv))
+        command = shlex.join(argv)
+        if warm:
+            command += f"  (forked from the warm launcher of {', '.join(run.options.preload)})"
+        return Launched(pid=popen.pid, job_id=None, command=command)
 
     def flush(self) -> dict[str, str]:
         """Nothing to submit: local runs start at once."""
@@ -104,11 +116,13 @@ class LocalExecutor:
             proc.log.close()
             del self._procs[name]
             sig = -code if code < 0 else None
+            lost = isinstance(proc.popen, WarmProc) and proc.popen.lost
             ended.append(
                 Exited(
                     name=name,
                     exit_code=None if sig else code,
                     signal=sig,
+                    reason="its warm launcher's watcher died: exit status unknown" if lost else "",
                     stopped=proc.stop_at is not None,
                 )
             )
@@ -128,6 +142,10 @@ class LocalExecutor:
         for name in list(self._procs):
             self.stop(name, grace)
         return drain(self.poll, lambda: bool(self._procs), grace + 5, 0.05)
+
+    def close(self) -> None:
+        """End the warm launchers (the engine calls it last; no run is left)."""
+        self._warm.close()
 
     def adopt(self, run: Run, job_id: str) -> bool:
         """Local runs cannot outlive their engine, so there is nothing to adopt."""

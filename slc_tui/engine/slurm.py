@@ -154,6 +154,9 @@ class SlurmExecutor:
         self._cancel(list(self._jobs.values()))
         return ended + drain(lambda: self._collect()[0], lambda: bool(self._jobs), grace + 10, 0.5)
 
+    def close(self) -> None:
+        """Nothing to let go of: the jobs are Slurm's."""
+
     def adopt(self, run: Run, job_id: str) -> bool:
         """Follow job ``job_id`` (``JOB`` or ``JOB_TASK``) of ``run`` again; False when Slurm
         no longer knows it, or it is another run's.

@@ -107,8 +107,10 @@ def start_background(sweep: Sweep, resume: bool | Resume = False) -> tuple[Sweep
     Raises:
         SweepError: the engine refused to start (already running...), or died at once.
     """
+    from slc_tui.engine.warm import close_prestarted
     from slc_tui.payload import Payload, write_payload
 
+    close_prestarted()  # the engine runs elsewhere: it starts its own launchers
     state = private_dir(state_dir(sweep.plans[0].data_dir))
     spec = state / f"engine-{os.getpid()}-{time.time_ns()}.pkl"
     read_end, write_end = os.pipe()

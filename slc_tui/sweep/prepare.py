@@ -138,6 +138,9 @@ def check_options(options: RunOptions) -> None:
     for key in ("fail_fast", "oversubscribe"):
         if not isinstance(getattr(options, key), bool):
             raise bad(key, getattr(options, key), "True or False")
+    names = options.preload if isinstance(options.preload, (tuple, list)) else [None]
+    if not all(isinstance(m, str) and all(p.isidentifier() for p in m.split(".")) for m in names):
+        raise bad("preload", options.preload, "a list of module names")
     if options.mpiexec is not None and (not isinstance(options.mpiexec, str) or
                                         "\0" in options.mpiexec):  # fmt: skip
         raise bad("mpiexec", options.mpiexec, "the path of an mpiexec")
@@ -184,10 +187,23 @@ def from_plans(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridS
             raise specs[i].error("grid.data_dir", f"{plan.data_dir} {problem}")
         if problem:
             raise InputError(f"the data directory {plan.data_dir} {problem}")
+    check_preloads(plans, options, specs)
     budget = engine_budget(plans, options)
     check_plans(plans, len(budget))
     gpus, notice = gpu_budget(plans, options)
     return Sweep(plans, options, budget, list(specs), gpus, [notice] if notice else [])
+
+
+def check_preloads(plans: list[GridPlan], options: RunOptions, specs: Sequence[GridSpec]) -> None:
+    """Raise InputError (GridFileError naming ``run.preload``) when a module of a grid's
+    ``preload`` does not import; the warm launchers it starts serve this process's engine."""
+    from slc_tui.engine.warm import prestart_plans
+
+    failed = prestart_plans(plans, options) if options.backend != "slurm" else None
+    if failed and failed[0] < len(specs) and specs[failed[0]].name == plans[failed[0]].name:
+        raise specs[failed[0]].error("run.preload", f"cannot be preloaded: {failed[1]}")
+    if failed:
+        raise InputError(f"preload: cannot be preloaded: {failed[1]}")
 
 
 def from_files(
