@@ -22,7 +22,7 @@ from slc_tui.engine.executor import Executor
 from slc_tui.engine.ledger import ledger_path
 from slc_tui.envs import grid_env_problem
 from slc_tui.errors import InputError, SweepError
-from slc_tui.options import BACKENDS, RunOptions
+from slc_tui.options import BACKENDS, ORDERS, RunOptions
 from slc_tui.plan import GridPlan, check_plans, plan_grid, plan_specs
 from slc_tui.states import Resume
 from slc_tui.sweep.gpu_budget import gpu_budget
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from slc_tui.grid import ExperimentGrid
     from slc_tui.gridfile import GridSpec
 
-ENGINE_WIDE = ("max_cpus", "backend", "fail_fast", "slurm", "gpus")
+ENGINE_WIDE = ("max_cpus", "backend", "fail_fast", "slurm", "gpus", "order")
 """``[run]`` settings that hold for the whole sweep, so several grid files must agree on them."""
 
 
@@ -67,6 +67,7 @@ class Sweep:
             gpus=self.gpus,
             fail_fast=self.options.fail_fast,
             resume=resume,
+            order=self.options.order,
             listeners=listeners,
             linger=linger,
         )
@@ -133,6 +134,8 @@ def check_options(options: RunOptions) -> None:
         raise bad("timeout", timeout, "a finite number of seconds >= 0 (0: no limit)")
     if options.backend not in BACKENDS:
         raise bad("backend", options.backend, " or ".join(map(repr, BACKENDS)))
+    if options.order not in ORDERS:
+        raise bad("order", options.order, " or ".join(map(repr, ORDERS)))
     for key in ("fail_fast", "oversubscribe"):
         if not isinstance(getattr(options, key), bool):
             raise bad(key, getattr(options, key), "True or False")
