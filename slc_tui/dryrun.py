@@ -25,6 +25,8 @@ FULL_LIMIT = 1000
 """Above this many runs in a sweep, ``--dry-run`` prints a summary (``--all``: every run)."""
 SHOWN_PER_WAVE = 8
 """Runs named per wave in a summary."""
+SHOWN_IN_ORDER = 16
+"""Runs the start order names at least (more when the first three waves hold more)."""
 ORDER_WORDS = {
     "plan": "plan order",
     "breadth": "round by round: the first seed of every variant, then the second, ...",
@@ -174,7 +176,7 @@ def print_plan(
         out.write(f"Start order: {order} ({ORDER_WORDS[order]}; the waves above are in plan "
                   "order); every run's: --dry-run --all.\n")  # fmt: skip
     elif every:
-        named = sum(b - a for wave in first for a, b in wave)
+        named = max(sum(b - a for wave in first for a, b in wave), SHOWN_IN_ORDER)
         _print_order(plans, slots, order, known or Durations(), named, out)
     out.write("Nothing was run (--dry-run).\n")
 
