@@ -128,6 +128,10 @@ def test_the_walk_keeps_cores_for_a_run_passed_over_patience_times() -> None:
         assert started == [f"s{turn}"]
     free[0] = 1
     assert list(walk([big, _Item("s2", 1, 1.0)], take, lambda: free[0] == 0, waits)) == []
+    kept = Waits(2)
+    kept.passed.update({"big": 2, "gone": 2})
+    kept.keep({"big"})  # a run no longer pending is forgotten
+    assert dict(kept.passed) == {"big": 2}
     free[0] = 2
     assert [i.name for i, _ in walk([big], take, lambda: free[0] == 0, waits)] == ["big"]
     assert not waits.passed  # started: it waits no more

@@ -40,6 +40,11 @@ class Waits:
         """Later runs that may start past a waiting run before nothing may."""
         self.passed: Counter[str] = Counter()
 
+    def keep(self, names: set[str]) -> None:
+        """Forget the runs not among ``names`` (started elsewhere, cancelled while pending)."""
+        for name in [n for n in self.passed if n not in names]:
+            del self.passed[name]
+
     def reserved(self, name: str) -> bool:
         """Whether run ``name`` has waited long enough that nothing passes it."""
         return self.passed[name] >= self.patience
@@ -90,6 +95,7 @@ class Scheduler:
         if full():
             return
         queue = [runs[r.name] for r in self.order.rank(records) if r.name in runs]
+        self.waits.keep({run.name for run in queue})
         for run, grant in walk(queue, resources.take, full, self.waits):
             self.order.mark(run.grid, run.variant)
             yield run, grant

@@ -26,6 +26,9 @@ from slc_tui.sweep.reads import LedgerRead, journal_ends, read_ledgers
 
 __all__ = ["LedgerRead", "RunKey", "SweepState", "VariantSummary"]
 
+ETA_EVERY = 5.0
+"""Seconds a played ETA holds (counting down) while no run changes."""
+
 RunKey = tuple[int, str]
 """A run's identity in the dashboard: (ledger index, run name)."""
 
@@ -61,6 +64,7 @@ class SweepState:
         """Whether an engine holds each grid's lock (None: no lock file), as last read."""
         self._revs = [0] * len(ledgers)
         self._known: Durations | None = None
+        self._eta: tuple[Any, float, float | None] | None = None
 
     @classmethod
     def open(cls, paths: list[Path], clock: Callable[[], float] = time.time) -> SweepState:
@@ -241,10 +245,14 @@ class SweepState:
     def eta(self) -> float | None:
         """Seconds until all runs end: the runs played through the engine's queue (the auto
         order) in the budget, each taking its predicted duration (its own earlier success, else
-        its variant's, as the engine predicts), else the mean of the runs that succeeded."""
+        its variant's, as the engine predicts), else the mean of the runs that succeeded.
+        Played again when a run changed or :data:`ETA_EVERY` seconds passed."""
+        now = self.clock()
+        key = (tuple(self._revs), self.cpus()[1])
+        if self._eta is not None and self._eta[0] == key and now - self._eta[1] < ETA_EVERY:
+            left = self._eta[2]
+            return None if left is None else max(left - (now - self._eta[1]), 0.0)
         todo = [r for r in self.runs.values() if r.state in (RunState.PENDING, RunState.RUNNING)]
-        if not todo:
-            return 0.0
         finished = [r for r in self.runs.values() if r.state == RunState.SUCCEEDED and r.started]
         took = [(r.ended or r.started or 0) - (r.started or 0) for r in finished]
         mean = sum(took) / len(took) if took else None
@@ -254,9 +262,9 @@ class SweepState:
                 with suppress(sqlite3.Error):
                     for grid, variant, name, seconds in ledger.successes():
                         self._known.add(grid, variant, name, seconds)
-        _, budget = self.cpus()
-        ahead = forecast(self.runs.values(), self._known, "auto", budget, self.clock(), mean)
-        return ahead.finish
+        left = forecast(self.runs.values(), self._known, "auto", key[1], now, mean).finish
+        self._eta = (key, now, left if todo else 0.0)
+        return self._eta[2]
 
     def exit_status(self) -> int:
         """0 when every run succeeded, 1 when any failed or ended otherwise (DESIGN.md)."""
