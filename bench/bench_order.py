@@ -13,6 +13,9 @@ variant, as it does by itself on a new grid):
 
 - ``engine-auto``: ``slc-tui GRID.toml --no-ui --max-cpus B`` (the default order, ``auto``);
 - ``engine-plan``: the same with ``--order plan`` (the order before orders existed);
+- ``engine-ledger`` (not by default: ``--methods``): ``engine-auto`` a second time on the same
+  data directory, timed only the second time: it knows every duration from the first
+  sweep's ledger before it starts (the sweep run again, as after a change of code);
 - ``parallel``: ``parallel -j B python -m slc_tui.entrypoint ::: PAYLOADS``, the very
   processes the engine starts (payloads written beforehand from the same plan), in plan order;
 - ``parallel-setsid``: the same, each job under ``setsid -w`` (a session of its own, as the
@@ -77,7 +80,7 @@ def write_payloads(grid_file: Path, folder: Path) -> list[str]:
 def command(method: str, grid_file: Path, budget: int, payloads: Path) -> list[str]:
     """The argv that runs the whole grid with ``method``."""
     if method.startswith("engine-"):
-        order = method.split("-", 1)[1]
+        order = "auto" if method == "engine-ledger" else method.split("-", 1)[1]
         return [*slc_tui_command(), str(grid_file), "--no-ui", "--max-cpus", str(budget),
                 "--order", order]  # fmt: skip
     files = write_payloads(grid_file, payloads)
@@ -99,8 +102,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=3, help="seeds per variant (skewed)")
     ap.add_argument("--factor", type=int, default=5, help="the long variant's work, x short")
     ap.add_argument("--methods", default=",".join(METHODS))
-    ap.add_argument("--quiet-wait", type=float, default=20.0,
-                    help="before each sample, wait up to this long for a quiet machine")  # fmt: skip
+    ap.add_argument("--quiet-wait", type=float, default=20.0, help="before each sample, "
+                    "wait up to this long for a quiet machine")  # fmt: skip
     args = ap.parse_args()
     if not shutil.which("parallel"):
         sys.exit("GNU parallel is missing: apt-get install -y parallel")
@@ -123,6 +126,8 @@ def main() -> None:
                     grid_file = tmp / f"{kind}.toml"
                     grid_file.write_text(grid_text(kind, args, data))
                     argv = command(method, grid_file, args.budget, tmp / "payloads")
+                    if method == "engine-ledger":  # the earlier sweep, not timed
+                        timed(argv, cwd=tmp)
                     sample = timed(argv, cwd=tmp)
                     series[method].samples.append(sample)
                     shutil.rmtree(data, ignore_errors=True)
@@ -147,9 +152,10 @@ def report(kind: str, series: dict[str, Series], args: argparse.Namespace) -> No
     busy = sorted(x.busy for s in series.values() for x in s.samples)
     loads = [x.load for s in series.values() for x in s.samples]
     goal = f"goal engine-auto <= {GOALS[kind]:.2f}x parallel" if kind in GOALS else ""
+    when = time.strftime("%Y-%m-%d %H:%M")
     print(f"\n{kind}: budget {args.budget}, {args.repeats} repeats, load1 {min(loads):.2f}-"
           f"{max(loads):.2f}, CPU busy before a sample {busy[0]:.2f}-{busy[-1]:.2f} (median "
-          f"{statistics.median(busy):.2f}), {time.strftime('%Y-%m-%d %H:%M')}; {goal}\n")  # fmt: skip
+          f"{statistics.median(busy):.2f}), {when}; {goal}\n")  # fmt: skip
     header = ["method", "median wall s", "min-max", "child CPU s"]
     header += [f"÷ {r} median (of mins)" for r in refs]
     print(table(header, rows))
