@@ -4,7 +4,10 @@ Two grids of CPU-bound runs of ``work.busy`` (a fixed number of loop iterations 
 
 - ``equal`` (a): ``--runs`` equal runs (seeds of one variant), today's benchmark;
 - ``skewed`` (b): ``--variants`` variants of ``--seeds`` seeds each, where the last
-  variant in plan order runs ``--factor`` times longer than the others.
+  variant in plan order runs ``--factor`` times longer than the others;
+- ``skewed-nap`` (b'): the same grid of ``work.nap`` runs, which sleep (``--ms`` for a short
+  run) instead of computing: their length does not change with other load on the machine, so
+  what the order gains shows through the noise of a shared machine.
 
 Each grid is run by every method, in turn, ``--repeats`` times (the order rotates each
 repeat, so that no method always runs first), each in a fresh data directory (no ledger of
@@ -43,21 +46,24 @@ from common import PYTHON, WORK_THUNK, Series, machine, slc_tui_command, table, 
 
 METHODS = ("engine-auto", "engine-plan", "parallel", "parallel-setsid")
 REFERENCES = ("parallel", "parallel-setsid")
-GOALS = {"equal": 1.00, "skewed": 0.90}
+GOALS = {"equal": 1.00, "skewed": 0.90, "skewed-nap": 0.90}
 """The issue's goal for the engine (auto) over ``parallel -j B``, per grid."""
 
 
 def grid_text(kind: str, args: argparse.Namespace, data: Path) -> str:
     """The grid file of ``kind``: values of ``n`` (iterations) by variant, then the seeds."""
+    key, thunk, short = (
+        ("ms", "nap", args.ms) if kind.endswith("nap") else ("n", "busy", args.iterations)
+    )
     if kind == "equal":
-        values, seeds = [args.iterations], range(args.runs)
+        values, seeds = [short], range(args.runs)
     else:  # distinct values: one variant each; the long one last in plan order
-        values = [args.iterations + i for i in range(args.variants - 1)]
-        values.append(args.iterations * args.factor)
+        values = [short + i for i in range(args.variants - 1)]
+        values.append(short * args.factor)
         seeds = range(args.seeds)
     return (
-        f'[grid]\nname = "{kind}"\nthunk = "{WORK_THUNK}:busy"\ndata_dir = "{data}"\n'
-        f"datestamp = false\n\n[params]\nn = {values}\nseed = {list(seeds)}\n"
+        f'[grid]\nname = "{kind}"\nthunk = "{WORK_THUNK}:{thunk}"\ndata_dir = "{data}"\n'
+        f"datestamp = false\n\n[params]\n{key} = {values}\nseed = {list(seeds)}\n"
     )
 
 
@@ -94,9 +100,10 @@ def main() -> None:
     """Run both comparisons and print Markdown tables."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--grids", default="equal,skewed")
+    ap.add_argument("--grids", default="equal,skewed,skewed-nap")
     ap.add_argument("--budget", type=int, default=2, help="CPU budget / parallel -j")
     ap.add_argument("--iterations", type=int, default=4_000_000, help="work of a short run")
+    ap.add_argument("--ms", type=int, default=500, help="a short run of skewed-nap, ms")
     ap.add_argument("--runs", type=int, default=8, help="runs of the equal grid")
     ap.add_argument("--variants", type=int, default=4, help="variants of the skewed grid")
     ap.add_argument("--seeds", type=int, default=3, help="seeds per variant (skewed)")
