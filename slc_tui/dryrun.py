@@ -1,4 +1,5 @@
-"""``--dry-run``: the plan as text (summary, tree of runs, packing into the CPU budget).
+"""``--dry-run``: the plan as text (summary, tree of runs, packing into the CPU budget, the
+start order and, from an earlier sweep's ledger, the predicted finish).
 
 A sweep of at most :data:`FULL_LIMIT` runs (or any sweep with ``--all``) is printed whole:
 each grid as the reference prints it, then every run under its variant. A larger one is
@@ -121,8 +122,8 @@ def print_plan(
 ) -> None:
     """Print every grid's runs as a tree grid -> variant -> run (a summary of each grid
     unless ``every``), then how they pack, in which order they start (unless ``order`` is
-    the plan's) and, when ``known`` (an earlier sweep's ledgers) predicts every run's
-    duration, when the sweep should end.
+    the plan's) and, when ``known`` (what an earlier sweep's ledgers teach) holds durations,
+    when the sweep should end (or for how many runs a duration is known).
 
     On a cluster (``cluster``) the budget is CPUs of the cluster, not cores of this machine,
     and without ``max_cpus`` (not ``limited``) slc-tui sets no limit of its own.
