@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import io
 import sqlite3
+import subprocess
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engine_helpers import cli, one_line_error, write_grid
 from fake_executor import FakeExecutor, Script
 
 from slc_tui import dryrun
@@ -108,6 +110,17 @@ def test_an_unknown_order_is_refused() -> None:
         from_plans([], RunOptions(order="fastest"))
     with pytest.raises(ValueError, match="unknown order"):
         Order("fastest")
+
+
+def test_grid_files_run_together_must_agree_on_the_order(in_tmp: Path) -> None:
+    one = write_grid(in_tmp / "a.toml", "ga", "nothing", "seed = 0", '[run]\norder = "plan"')
+    two = write_grid(in_tmp / "b.toml", "gb", "nothing", "seed = 0", '[run]\norder = "breadth"')
+    line = one_line_error(subprocess.run(cli(str(one), str(two), "--dry-run"),
+                                         capture_output=True, text=True))  # fmt: skip
+    assert "b.toml" in line and "[run] order: 'breadth' differs from 'plan'" in line
+    res = subprocess.run(cli(str(one), str(two), "--dry-run", "--order", "breadth"),
+                         capture_output=True, text=True)  # fmt: skip
+    assert res.returncode == 0 and "Start order: breadth (round by round" in res.stdout
 
 
 # -- the walk: no starving ---------------------------------------------------------------------
