@@ -25,6 +25,11 @@ def busy(n: int = 5_000_000, seed: int = 0, logger_kwargs: Any = None, **_: Any)
     spin(n)
 
 
+def nap(ms: int = 500, seed: int = 0, logger_kwargs: Any = None, **_: Any) -> None:
+    """A thunk that sleeps ``ms`` milliseconds: a run whose length no other load changes."""
+    time.sleep(ms / 1000)
+
+
 def nothing(seed: int = 0, logger_kwargs: Any = None, **_: Any) -> None:
     """A thunk that does nothing: its run costs only the launch."""
 

@@ -1,4 +1,5 @@
-"""``--dry-run``: the plan as text (summary, tree of runs, packing into the CPU budget).
+"""``--dry-run``: the plan as text (summary, tree of runs, packing into the CPU budget, the
+start order and, from an earlier sweep's ledger, the predicted finish).
 
 A sweep of at most :data:`FULL_LIMIT` runs (or any sweep with ``--all``) is printed whole:
 each grid as the reference prints it, then every run under its variant. A larger one is
@@ -14,15 +15,27 @@ from collections.abc import Callable, Sequence
 from typing import IO
 
 from slc_tui.cpus import MAX_BUDGET, pack_summary
+from slc_tui.durations import Durations
+from slc_tui.engine.forecast import forecast, known_of, planned
 from slc_tui.plan import GridPlan, LazyRuns
 from slc_tui.search import plan_lines
 from slc_tui.sweep.fmt import display_path as _rel
+from slc_tui.sweep.fmt import fmt_duration
 from slc_tui.sweep.prepare import Sweep
 
 FULL_LIMIT = 1000
 """Above this many runs in a sweep, ``--dry-run`` prints a summary (``--all``: every run)."""
 SHOWN_PER_WAVE = 8
 """Runs named per wave in a summary."""
+SHOWN_IN_ORDER = 16
+"""Runs the start order names at least (more when the first three waves hold more)."""
+ORDER_WORDS = {
+    "plan": "plan order",
+    "breadth": "round by round: the first seed of every variant, then the second, ...",
+    "longest-first": "the longest predicted first, then the unknown in plan order",
+    "auto": "one seed of every variant first, then the longest predicted first",
+}
+"""What each ``[run] order`` means, as the dry run says it."""
 
 
 def print_sweep(sweep: Sweep, out: IO[str], every: bool = False) -> None:
@@ -44,6 +57,8 @@ def print_sweep(sweep: Sweep, out: IO[str], every: bool = False) -> None:
         limited=sweep.options.max_cpus != "auto",
         every=every,
         gpus=sweep.gpus,
+        order=sweep.options.order,
+        known=known_of(sweep.ledger_paths) if every else None,
     )
 
 
@@ -109,9 +124,13 @@ def print_plan(
     limited: bool = True,
     every: bool = True,
     gpus: list[int] | None = None,
+    order: str = "plan",
+    known: Durations | None = None,
 ) -> None:
     """Print every grid's runs as a tree grid -> variant -> run (a summary of each grid
-    unless ``every``), then how they pack.
+    unless ``every``), then how they pack, in which order they start (unless ``order`` is
+    the plan's) and, when ``known`` (what an earlier sweep's ledgers teach) holds durations,
+    when the sweep should end (or for how many runs a duration is known).
 
     On a cluster (``cluster``) the budget is CPUs of the cluster, not cores of this machine,
     and without ``max_cpus`` (not ``limited``) slc-tui sets no limit of its own. With a GPU
@@ -171,7 +190,34 @@ def print_plan(
         out.write(f"  wave {i}: {', '.join(names)}{more}\n")
     if waves > 3:
         out.write(f"  ... {waves - 3:,} more waves\n")
+    if order != "plan" and not every:
+        out.write(f"Start order: {order} ({ORDER_WORDS[order]}; the waves above are in plan "
+                  "order); every run's: --dry-run --all.\n")  # fmt: skip
+    elif every:
+        named = max(sum(b - a for wave in first for a, b in wave), SHOWN_IN_ORDER)
+        _print_order(plans, slots, order, known or Durations(), named, out)
     out.write("Nothing was run (--dry-run).\n")
+
+
+def _print_order(
+    plans: Sequence[GridPlan], slots: int, order: str, known: Durations, shown: int, out: IO[str]
+) -> None:
+    """The start order (its first ``shown`` runs) and, when durations are known, the finish."""
+    records = planned(run for plan in plans for run in plan.runs)
+    ahead = forecast(records, known, order, slots, now=0.0)
+    if order != "plan":
+        names = [r.name for r in ahead.order[:shown]]
+        more = f", ... and {len(records) - len(names):,} more" if len(records) > len(names) else ""
+        out.write(f"Start order: {order} ({ORDER_WORDS[order]}; the waves above are in plan "
+                  f"order):\n  {', '.join(names)}{more}\n")  # fmt: skip
+    if not len(known) or not records:
+        return
+    if ahead.finish is not None:
+        out.write(f"Predicted finish: {fmt_duration(ahead.finish)} after the start, if every run "
+                  "runs, as long as the earlier sweep's ledger predicts\n")  # fmt: skip
+    else:
+        out.write(f"Predicted finish: unknown; the ledger of an earlier sweep knows the duration "
+                  f"of {len(records) - ahead.unknown:,} of {len(records):,} runs\n")  # fmt: skip
 
 
 def _first_positions(wave: list[tuple[int, int]], cap: int) -> list[int]:

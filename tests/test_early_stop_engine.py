@@ -66,7 +66,8 @@ def test_the_variants_below_the_median_stop_with_all_their_seeds_and_the_sweep_e
 
 def test_freed_cores_go_to_the_next_runs(sweep: Any) -> None:  # noqa: F811
     score = {0: 30.0, 1: 20.0, 2: 10.0, 3: 0.0, 4: 40.0, 5: 50.0}
-    s = sweep(plan(score), budget=8, scripts=scripts(score, epochs=8))
+    # plan order: the first 8 runs are q0..q3, whose pruned seeds free the cores for q4, q5
+    s = sweep(plan(score), budget=8, order="plan", scripts=scripts(score, epochs=8))
     assert s.run() == 0
     first = s.fake.starts[0].turn
     later = [st for st in s.fake.starts if st.turn > first]

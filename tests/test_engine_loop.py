@@ -114,7 +114,8 @@ def states(s: Loop) -> dict[str, RunState]:
 
 # -- packing -----------------------------------------------------------------------------------
 def test_runs_start_in_plan_order_two_at_a_time_in_a_budget_of_two(sweep) -> None:
-    s = sweep(grid("g", range(4)), budget=2, scripts={f"g_s{i}": Script(ticks=3) for i in range(4)})
+    s = sweep(grid("g", range(4)), budget=2, order="plan",
+              scripts={f"g_s{i}": Script(ticks=3) for i in range(4)})  # fmt: skip
     assert s.run() == 0
     assert s.fake.start_order() == ["g_s0", "g_s1", "g_s2", "g_s3"]
     turns = [st.turn for st in s.fake.starts]
@@ -125,7 +126,7 @@ def test_runs_start_in_plan_order_two_at_a_time_in_a_budget_of_two(sweep) -> Non
 
 def test_a_run_that_does_not_fit_lets_later_smaller_runs_go_first(sweep) -> None:
     small, big, later = grid("small"), grid("big", num_cpu=2, start=1), grid("later", start=2)
-    s = sweep(small, big, later, budget=[4, 7],
+    s = sweep(small, big, later, budget=[4, 7], order="plan",
               scripts={"small_s0": Script(ticks=5), "later_s0": Script(ticks=2)})  # fmt: skip
     assert s.run() == 0
     assert s.fake.start_order() == ["small_s0", "later_s0", "big_s0"]

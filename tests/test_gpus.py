@@ -106,7 +106,8 @@ def test_mixed_grids_cpu_runs_see_no_device(tmp_path: Path) -> None:
                      "gpus_per_run = 1\n[run]\ngpus = [0, 1]")  # fmt: skip
     cpu = write_grid(tmp_path / "cpu.toml", "oncpu", "work", "secs = 0.1\nseed = [0, 1]",
                      "[run]\ngpus = [0, 1]")  # fmt: skip
-    assert run(str(gpu), str(cpu), "--no-ui", "--max-cpus", "2").returncode == 0
+    # plan order: the two GPU runs start together, one on each device
+    assert run(str(gpu), str(cpu), "--no-ui", "--max-cpus", "2", "--order", "plan").returncode == 0
     assert sorted(r["cuda"] for r in records_of("ongpu").values()) == ["0", "1"]
     assert [r["cuda"] for r in records_of("oncpu").values()] == ["", ""]  # hidden, not all
 

@@ -1,4 +1,4 @@
-"""The engine: starts runs in plan order inside the CPU budget, follows them, obeys commands.
+"""The engine: starts runs in the sweep's order inside the CPU budget, follows them, obeys commands.
 
 One loop in one thread. It wakes when a child exits (SIGCHLD through a wakeup pipe), when a
 signal arrives, or at the latest every ``TICK`` seconds, and records every state change in the
@@ -25,7 +25,7 @@ from slc_tui.engine.prune import Prune
 from slc_tui.engine.reasons import explain_failure, last_lines, read_end
 from slc_tui.engine.reconcile import FRESH
 from slc_tui.engine.rundir import log_path, payload_path, prepare_attempt, settle_log
-from slc_tui.engine.schedule import plan_order, starts
+from slc_tui.engine.schedule import Scheduler
 from slc_tui.engine.slots import Grant, Resources
 from slc_tui.engine.trials import Searches
 from slc_tui.engine.wakeup import Wakeup
@@ -57,6 +57,7 @@ class Engine(Commands, Follow, Prune):
         gpus: list[int] | None = None,
         fail_fast: bool = False,
         resume: Resume = Resume.ALL,
+        order: str = "auto",
         listeners: Iterable[Listener] = (),
         linger: Any = None,
     ) -> None:
@@ -65,6 +66,8 @@ class Engine(Commands, Follow, Prune):
         self.resources = Resources(budget, gpus)
         """Cores of the CPU budget and devices of the GPU budget, free or taken."""
         self.fail_fast = fail_fast
+        self.schedule = Scheduler(order, len(budget))
+        """The queue (``[run] order``) and the walk that starts runs into free resources."""
         self.resume = Resume.of(resume)
         """Which runs of an earlier sweep of these grids run again."""
         self.book = Book(listeners)
@@ -109,6 +112,7 @@ class Engine(Commands, Follow, Prune):
                 taken = take(plan, token, self.resume, self._adopt,
                              max_cpus=len(self.resources.slots.cores), backend=backend)  # fmt: skip
                 self.book.add(plan.name, taken.ledger, taken.journal, taken.lock)
+                self.schedule.order.learn_ledger(taken.ledger)
                 self.rerun_succeeded[plan.name] = taken.rerun_succeeded
                 self.notices += taken.notices
                 self.records.update((r.name, r) for r in taken.records)
@@ -205,9 +209,9 @@ class Engine(Commands, Follow, Prune):
         if self._paused or self._tripped or self.book.halted:
             return
         self.searches.turn()
-        pending = [self.records[n] for n in self.book.in_state(RunState.PENDING)]
-        for run, grant in starts(plan_order(pending, self.runs), self.resources,
-                                 self.executor.can_start):  # fmt: skip
+        offered = self.schedule.starts(self.records.values(), self.runs, self.resources,
+                                       self.executor.can_start)  # fmt: skip
+        for run, grant in offered:
             self._start(run, self.records[run.name], grant)
 
     def _start(self, run: Run, record: RunRecord, grant: Grant) -> None:

@@ -241,6 +241,17 @@ class Ledger:
         ).fetchall()
         return [dict(r) for r in rows]
 
+    def successes(self) -> list[tuple[str, str, str, float]]:
+        """``(grid, variant, name, seconds)`` of every succeeded attempt of a planned run,
+        oldest first (what earlier sweeps teach about durations)."""
+        rows = self._conn.execute(
+            "SELECT r.grid, r.variant, a.name, a.ended - a.started FROM attempts a JOIN runs r"
+            " ON a.name = r.name WHERE a.state = ? AND a.started IS NOT NULL AND a.ended IS"
+            " NOT NULL ORDER BY a.attempt",
+            (str(RunState.SUCCEEDED),),
+        ).fetchall()
+        return [(r[0], r[1], r[2], float(r[3])) for r in rows]
+
     def max_rev(self) -> int:
         """The highest rev in the ledger (a cheap "did anything change?")."""
         return int(self._conn.execute("SELECT COALESCE(MAX(rev), 0) FROM runs").fetchone()[0])

@@ -7,20 +7,27 @@ the ETA are decided here once, so ``status``, the headless summary and the dashb
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from slc_tui.durations import Durations
 from slc_tui.engine.claim import engine_alive
+from slc_tui.engine.forecast import forecast
 from slc_tui.engine.ledger import Ledger, RunRecord
 from slc_tui.states import EngineStatus, RunState, Verb, exit_status
 from slc_tui.sweep.fmt import counts_line
 from slc_tui.sweep.reads import LedgerRead, journal_ends, read_ledgers
 
 __all__ = ["LedgerRead", "RunKey", "SweepState", "VariantSummary"]
+
+ETA_EVERY = 5.0
+"""Seconds a played ETA holds (counting down) while no run changes."""
 
 RunKey = tuple[int, str]
 """A run's identity in the dashboard: (ledger index, run name)."""
@@ -56,6 +63,8 @@ class SweepState:
         self.locked: list[bool | None] = [None] * len(ledgers)
         """Whether an engine holds each grid's lock (None: no lock file), as last read."""
         self._revs = [0] * len(ledgers)
+        self._known: Durations | None = None
+        self._eta: tuple[Any, float, float | None] | None = None
 
     @classmethod
     def open(cls, paths: list[Path], clock: Callable[[], float] = time.time) -> SweepState:
@@ -234,24 +243,28 @@ class SweepState:
         return max(end - min(starts), 0.0)
 
     def eta(self) -> float | None:
-        """Seconds until all runs end, from the mean duration of finished runs."""
-        finished = [r for r in self.runs.values() if r.state == RunState.SUCCEEDED and r.started]
-        todo = [r for r in self.runs.values() if r.state in (RunState.PENDING, RunState.RUNNING)]
-        if not todo:
-            return 0.0
-        if not finished:
-            return None
-        mean = sum((r.ended or r.started or 0) - (r.started or 0) for r in finished)
-        mean /= len(finished)
+        """Seconds until all runs end: the runs played through the engine's queue (the auto
+        order) in the budget, each taking its predicted duration (its own earlier success, else
+        its variant's, as the engine predicts), else the mean of the runs that succeeded.
+        Played again when a run changed or :data:`ETA_EVERY` seconds passed."""
         now = self.clock()
-        work = 0.0
-        for r in todo:
-            left = (
-                mean if r.state == RunState.PENDING else max(mean - (now - (r.started or now)), 0.0)
-            )
-            work += left * max(r.num_cpu, 1)
-        _, budget = self.cpus()
-        return work / max(budget, 1)
+        key = (tuple(self._revs), self.cpus()[1])
+        if self._eta is not None and self._eta[0] == key and now - self._eta[1] < ETA_EVERY:
+            left = self._eta[2]
+            return None if left is None else max(left - (now - self._eta[1]), 0.0)
+        todo = [r for r in self.runs.values() if r.state in (RunState.PENDING, RunState.RUNNING)]
+        finished = [r for r in self.runs.values() if r.state == RunState.SUCCEEDED and r.started]
+        took = [(r.ended or r.started or 0) - (r.started or 0) for r in finished]
+        mean = sum(took) / len(took) if took else None
+        if self._known is None:
+            self._known = Durations()
+            for ledger in self.ledgers:
+                with suppress(sqlite3.Error):
+                    for grid, variant, name, seconds in ledger.successes():
+                        self._known.add(grid, variant, name, seconds)
+        left = forecast(self.runs.values(), self._known, "auto", key[1], now, mean).finish
+        self._eta = (key, now, left if todo else 0.0)
+        return self._eta[2]
 
     def exit_status(self) -> int:
         """0 when every run succeeded, 1 when any failed or ended otherwise (DESIGN.md)."""
