@@ -87,6 +87,16 @@ def wait_for(cond: Callable[[], Any], timeout: float = 30.0, what: str = "condit
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def most_at_once(spans: list[tuple[float, float]]) -> int:
+    """The most of ``(start, end)`` spans that overlap at one moment."""
+    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
+    now = most = 0
+    for _, step in edges:
+        now += step
+        most = max(most, now)
+    return most
+
+
 def one_line_error(res: subprocess.CompletedProcess[str]) -> str:
     """The one ``slc-tui: ...`` line of a refused command (exit 2, no traceback)."""
     assert res.returncode == 2, res.stdout + res.stderr

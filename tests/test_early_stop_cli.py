@@ -27,7 +27,8 @@ def test_a_pruned_sweep_exits_0_says_why_and_resume_does_not_rerun_it(in_tmp: Pa
     res = _run(str(grid), "--no-ui", "--max-cpus", "2", "--order", "plan")
     assert res.returncode == 0, res.stdout + res.stderr
     pruned = [line for line in res.stdout.splitlines() if "  pruned" in line and "] es_" in line]
-    # in plan order the variants run two seeds at a time, best first: the last two fall below the median
+    # in plan order the variants run two seeds at a time, best first: the last two fall below
+    # the median
     # (a variant's seeds may start at different times; the poor runs are long, so that no
     # seed of theirs ends before the rule decides)
     names = sorted(line.split()[1] for line in pruned)

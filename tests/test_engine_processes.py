@@ -12,7 +12,16 @@ import time
 from pathlib import Path
 
 import pytest
-from engine_helpers import cli, ledger, make_plan, run_plans, times, wait_for, write_grid
+from engine_helpers import (
+    cli,
+    ledger,
+    make_plan,
+    most_at_once,
+    run_plans,
+    times,
+    wait_for,
+    write_grid,
+)
 from engine_thunks import raised_at
 
 from slc_tui.engine.claim import engine_alive
@@ -27,21 +36,12 @@ from slc_tui.sweep.prepare import from_plans
 pytestmark = pytest.mark.usefixtures("no_leftovers")
 
 
-def _max_overlap(intervals: list[tuple[float, float]]) -> int:
-    points = sorted([(s, 1) for s, _ in intervals] + [(e, -1) for _, e in intervals])
-    busy = best = 0
-    for _, step in points:
-        busy += step
-        best = max(best, busy)
-    return best
-
-
 def test_runs_pack_into_the_budget_and_overlap_when_they_fit() -> None:
     plan = make_plan("pack", "work", {"seed": [0, 1, 2, 3], "secs": 0.6})
     status, _, _ = run_plans(plan, max_cpus=2)
     assert status == 0
     spans = [(times(r.output_dir)["start"], times(r.output_dir)["end"]) for r in plan.runs]
-    assert _max_overlap(spans) == 2  # two at a time, never three
+    assert most_at_once(spans) == 2  # two at a time, never three
 
 
 def test_a_budget_of_one_runs_one_at_a_time() -> None:
@@ -49,7 +49,7 @@ def test_a_budget_of_one_runs_one_at_a_time() -> None:
     status, _, _ = run_plans(plan, max_cpus=1)
     assert status == 0
     spans = [(times(r.output_dir)["start"], times(r.output_dir)["end"]) for r in plan.runs]
-    assert _max_overlap(spans) == 1
+    assert most_at_once(spans) == 1
 
 
 def test_runs_are_pinned_to_disjoint_cores() -> None:

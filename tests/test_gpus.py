@@ -13,7 +13,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engine_helpers import THUNKS, cli, ledger, one_line_error, times, write_grid
+from engine_helpers import (
+    THUNKS,
+    cli,
+    ledger,
+    most_at_once,
+    one_line_error,
+    times,
+    write_grid,
+)
 
 from slc_tui.engine.devices import Devices
 from slc_tui.gpus import detect, share_problem
@@ -33,16 +41,6 @@ def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def records_of(name: str) -> dict[str, dict[str, Any]]:
     """Each run's own record (times.0.json) by run name."""
     return {r.name: times(r.output_dir) for r in ledger(name).runs()}
-
-
-def most_at_once(spans: list[tuple[float, float]]) -> int:
-    """The most spans that overlap at one moment."""
-    edges = sorted([(a, 1) for a, _ in spans] + [(b, -1) for _, b in spans])
-    now = most = 0
-    for _, step in edges:
-        now += step
-        most = max(most, now)
-    return most
 
 
 # -- the devices' bookkeeping ------------------------------------------------------------------
