@@ -23,8 +23,6 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
 from slc_tui.engine.book import Book
 from slc_tui.engine.paths import open_private, private_dir, state_dir
 from slc_tui.engine.progress import read_progress
@@ -33,7 +31,6 @@ from slc_tui.engine.study import open_study, study_path, suggest, values_of
 from slc_tui.plan import GridPlan, PlanError, Run, plan_grid
 from slc_tui.search_space import DIGITS, Trial, distinct, trial_grid, trial_name
 from slc_tui.states import Resume, RunState
-from slc_tui.stats import Seed, columns_of, variant_stats
 
 if TYPE_CHECKING:
     from slc_tui.engine.ledger import RunRecord
@@ -43,7 +40,12 @@ if TYPE_CHECKING:
 def objective_of(records: list[RunRecord], metric: str, objective: str) -> float | None:
     """The seed aggregate (``mean``, ``iqm`` or ``median``) of ``metric`` at each seed's final
     epoch, over the seeds that succeeded (:func:`slc_tui.stats.variant_stats`); None when no
-    seed has a value."""
+    seed has a value. (numpy and the statistics are imported here: an engine of a sweep
+    without a search never pays for them.)"""
+    import numpy as np
+
+    from slc_tui.stats import Seed, columns_of, variant_stats
+
     seeds = []
     for r in records:
         names, rows = read_progress(r.output_dir)
