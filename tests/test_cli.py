@@ -155,6 +155,20 @@ def test_headless_paths_never_import_textual(in_tmp: Path, args: list[str]) -> N
     assert "clean 0" in status.stdout, status.stderr
 
 
+def test_an_engine_starts_without_numpy(in_tmp: Path) -> None:
+    """numpy (0.15 s here) is for the statistics at the end and for searches, not the start."""
+    grid = write_grid(in_tmp / "t.toml", "np", "nothing", "seed = 0")
+    code = (
+        "import sys; from slc_tui.sweep.prepare import from_files; "
+        "from slc_tui.states import Resume; "
+        "engine = from_files([sys.argv[1]]).engine(Resume.ALL); engine.prepare(); "
+        "assert 'numpy' not in sys.modules, 'numpy imported'; print('clean')"
+    )
+    res = subprocess.run([sys.executable, "-c", code, str(grid)], capture_output=True,
+                         text=True, stdin=subprocess.DEVNULL)  # fmt: skip
+    assert "clean" in res.stdout, res.stderr
+
+
 def test_grid_files_run_together_must_agree_on_sweep_wide_settings(in_tmp: Path) -> None:
     one = write_grid(in_tmp / "a.toml", "ga", "nothing", "seed = 0", "\n[run]\nmax_cpus = 1")
     two = write_grid(in_tmp / "b.toml", "gb", "nothing", "seed = 0", "\n[run]\nmax_cpus = 2")
