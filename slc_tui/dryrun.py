@@ -240,7 +240,8 @@ def _device_plan(
     out.write(f"GPU budget: {len(gpus)} device{'s' if len(gpus) != 1 else ''} "
               f"({','.join(map(str, gpus))}); runs take {words} GPU each\n")  # fmt: skip
     waves = device_waves(plans, budget, gpus)
-    counted = f"{waves.count:,} waves" if waves.count is not None else "the first waves"
+    counted = (f"{waves.count:,} wave{'s' if waves.count != 1 else ''}"
+               if waves.count is not None else "the first waves")  # fmt: skip
     out.write(f"with cores and devices: up to {waves.widest:,} runs at a time, {counted} "
               "if runs take equally long\n")  # fmt: skip
     for i, wave in enumerate(waves.first, 1):

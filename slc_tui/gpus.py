@@ -9,6 +9,7 @@ functions that ask NVML: :func:`detect`, :func:`unknown_devices`, :func:`device_
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ VISIBLE_ENV = "CUDA_VISIBLE_DEVICES"
 
 def share_problem(share: object) -> str | None:
     """Why ``share`` cannot be a run's GPU share, or None when it can."""
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0:
+    if (isinstance(share, bool) or not isinstance(share, (int, float)) or share < 0
+            or not math.isfinite(share)):  # fmt: skip
         return (
             "is not a GPU share; give 0, a fraction that divides one device (0.5) or a whole number"
         )

@@ -65,7 +65,8 @@ def test_whole_devices_need_free_devices() -> None:
 
 @pytest.mark.parametrize(
     ("share", "ok"), [(0, True), (0.5, True), (0.25, True), (1 / 3, True), (2, True),
-                      (0.3, False), (1.5, False), (-1, False), (True, False)],
+                      (0.3, False), (1.5, False), (-1, False), (True, False),
+                      (float("inf"), False), (float("nan"), False)],
 )  # fmt: skip
 def test_share_must_divide_a_device(share: float, ok: bool) -> None:
     assert (share_problem(share) is None) == ok
