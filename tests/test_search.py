@@ -141,7 +141,9 @@ BAD = [
     ("x = { uniform = [0, 1] }", "", ":7: [params] x: takes a distribution, which only a search",
      'method = "random" or "optuna"'),
     ("x = { uniform = [0, 1] }", '[search]\nmethod = "random"\ntrials = 0\nmetric = "S"',
-     ":11: [search] trials: 0 must be a whole number >= 1", ""),
+     ":11: [search] trials: 0 must be a whole number from 1 to 100,000", ""),
+    ("x = { uniform = [0, 1] }", '[search]\nmethod = "random"\ntrials = 100000000\nmetric = "S"',
+     ":11: [search] trials: 100000000 must be a whole number from 1 to 100,000", ""),
     ("x = { uniform = [0, 1] }", '[search]\nmethod = "random"', ":9: [search]: the key metric is "
      "missing", ""),
     ("x = { uniform = [0, 1] }", '[search]\nmethod = "random"\nmetric = "S"\nmode = "up"',
@@ -178,7 +180,7 @@ def test_bad_search_from_the_command_line_exits_2_before_anything(in_tmp: Path) 
     path = _grid(in_tmp / "g.toml", trials=0)
     res = subprocess.run(cli(str(path), "--no-ui"), capture_output=True, text=True,
                          stdin=subprocess.DEVNULL)  # fmt: skip
-    assert ":15: [search] trials: 0 must be a whole number >= 1" in one_line_error(res)
+    assert ":15: [search] trials: 0 must be a whole number from 1 to 100,000" in one_line_error(res)
     assert not (in_tmp / "data").exists()
 
 
