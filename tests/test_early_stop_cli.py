@@ -86,3 +86,15 @@ def test_a_bad_early_stop_table_is_one_line_before_anything_runs(
     line = one_line_error(_run(str(grid), "--no-ui"))
     assert line.startswith("slc-tui: ") and f"g.toml{says}" in line, line
     assert not (in_tmp / "data").exists()
+
+
+def test_a_misspelled_metric_is_said_once_and_nothing_is_pruned(in_tmp: Path) -> None:
+    rule = RULE.replace('"AverageEpRet"', '"AverageEpRt"')
+    params = PARAMS.replace("long_below = 15", "long_below = -1")  # no run is long
+    grid = write_grid(in_tmp / "g.toml", "typo", "curve", params, "\n" + rule)
+    res = _run(str(grid), "--no-ui", "--max-cpus", "2")
+    assert res.returncode == 0, res.stdout + res.stderr
+    said = "early stop of typo: the progress files have no column 'AverageEpRt', so nothing"
+    assert (res.stdout + res.stderr).count(said) == 1, res.stderr
+    assert "did you mean 'AverageEpRet'?" in res.stderr
+    assert "8 runs: 8 succeeded" in res.stdout

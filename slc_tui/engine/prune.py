@@ -34,9 +34,14 @@ class SeedProgress:
     final: bool = False
     """Read to its end after the run ended: nothing more comes."""
 
+    columns: tuple[str, ...] = ()
+    """The columns of the progress file, once a row came."""
+
     def read(self, metric: str) -> bool:
         """Take the rows appended since the last read; True when some came."""
         rows = self.tail.poll_rows()
+        if rows and not self.columns:
+            self.columns = tuple(rows[0])
         first = self.tail.rows - len(rows)
         for n, row in enumerate(rows, 1):
             value = row.get(metric)
@@ -62,12 +67,26 @@ class GridPruner:
         self.matched: dict[str, dict[int, list[float]]] = {}
         """Each variant's seed values at the epochs it has an aggregate (:func:`matched`)."""
         self._states: dict[str, str] = {}
+        self.said = False
+        """Whether the missing metric was said (once per engine)."""
 
     def _index(self) -> None:
         """Know the plan's runs, those an Optuna search added since included."""
         for run in self.plan.runs[len(self.names) :]:
             self.names.append(run.name)
             self.seeds.setdefault(run.variant, []).append(run.name)
+
+    def missing_metric(self) -> str:
+        """What to say when runs wrote progress but none has the rule's metric, else ``""``."""
+        seen = [p.columns for p in self.progress.values() if p.columns]
+        if not seen or any(self.metric in columns for columns in seen):
+            return ""
+        from slc_tui.gridfile_lines import closest
+
+        near = closest(self.metric, list(seen[0]))
+        hint = f"; did you mean {near!r}?" if near else f" (it has {', '.join(seen[0])})"
+        return (f"early stop of {self.plan.name}: the progress files have no column "
+                f"{self.metric!r}, so nothing is judged{hint}")  # fmt: skip
 
     def _read(self, record: RunRecord) -> bool:
         """Read what run ``record`` added; True when its values or state changed."""
@@ -129,7 +148,11 @@ class Prune:
             return
         self._next_prune = now + every
         for pruner in self._pruners.values():
-            for decision in pruner.decide(self.book.records):
+            decisions = pruner.decide(self.book.records)
+            if not pruner.said and (missing := pruner.missing_metric()):
+                pruner.said = True
+                self.book.say(missing)
+            for decision in decisions:
                 self._prune_variant(pruner.seeds[decision.variant], decision.reason)
 
     def _prune_variant(self, names: list[str], reason: str) -> None:
