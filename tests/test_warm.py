@@ -98,6 +98,33 @@ def test_the_launcher_ends_with_the_sweep() -> None:
     assert wait_for(lambda: not psutil.pid_exists(s["grandparent"]), what="the launcher's end")
 
 
+def test_a_launcher_whose_preload_hangs_ends_with_the_process_that_started_it(
+    in_tmp: Path,
+) -> None:
+    """Killed while the launcher imports a preload that never finishes, slc-tui leaves no
+    launcher behind (the kernel ends it: nothing of its own could notice)."""
+    Path("hang_mod.py").write_text("import time\ntime.sleep(600)\n")
+    grid = write_grid(in_tmp / "g.toml", "hang", "nothing", "seed = [0]",
+                      '[run]\npreload = ["hang_mod"]\n')  # fmt: skip
+    proc = subprocess.Popen(cli(str(grid), "--no-ui"), stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+
+    def launchers() -> list[int]:
+        found = []
+        for p in psutil.process_iter(["cmdline", "cwd"]):
+            if "warm_launcher" in " ".join(p.info["cmdline"] or []) and p.info["cwd"] == str(
+                in_tmp
+            ):
+                found.append(p.pid)
+        return found
+
+    (launcher,) = wait_for(launchers, what="the launcher")
+    proc.kill()
+    proc.wait()
+    assert wait_gone([launcher]) == []
+    assert not Path("data").exists()  # nothing ran
+
+
 def test_a_preload_that_does_not_import_is_exit_2_with_one_line(in_tmp: Path) -> None:
     Path("broken_mod.py").write_text("raise ValueError('half written')\n")
     for module, why in (("no_such_module_here", "ModuleNotFoundError"),

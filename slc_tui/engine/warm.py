@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import IO
 
 from slc_tui.launch import THREAD_VARS, LaunchError, run_env
@@ -43,6 +43,8 @@ PID_WAIT = 30.0
 """Longest wait, in seconds, for a launcher to fork a run."""
 LOST = 1
 """The exit status of a run whose watcher died before it said the run's status."""
+PR_SET_PDEATHSIG = 1
+"""``prctl``'s option: the signal a process gets when its parent ends."""
 
 
 class WarmProc:
@@ -93,14 +95,18 @@ class Launcher:
                 [sys.executable, "-c", LAUNCH, str(theirs.fileno()), spec],
                 pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 env=env, cwd=os.getcwd(), start_new_session=True,
+                preexec_fn=die_with_parent(),
             )  # fmt: skip
         finally:
             theirs.close()
         self.sock = ours
         answer = _recv(ours, READY_WAIT)
         if answer != READY:
+            hung = not answer and self.popen.poll() is None
             self.close()
             text = answer[len(FAIL) :].decode(errors="replace") if answer else ""
+            if hung:
+                text = f"{', '.join(preload)}: not imported after {READY_WAIT:g} s"
             raise LaunchError(
                 f"preload {text}" if text else "the warm launcher ended before it was ready"
             )
@@ -147,6 +153,25 @@ class Launcher:
         except subprocess.TimeoutExpired:
             self.popen.send_signal(signal.SIGKILL)
             self.popen.wait()
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """What makes a launcher end (SIGKILL, from the kernel) when the process that started it
+    ends, even while a preload's import hangs and nothing of its own could notice: Linux's
+    ``PR_SET_PDEATHSIG``, set in the child before it runs the launcher (it survives the exec,
+    and a fork clears it, so the runs it forks keep their own watch on the engine). None where
+    ``prctl`` cannot be called."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def set_death_signal() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+
+    return set_death_signal
 
 
 def _recv(sock: socket.socket, seconds: float) -> bytes:
