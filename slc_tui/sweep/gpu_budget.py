@@ -21,30 +21,26 @@ def gpu_budget(plans: Sequence[GridPlan], options: RunOptions) -> tuple[list[int
     value = options.gpus
     if problem := budget_problem(value):
         raise InputError(f"gpus {value!r} {problem}")
+    shares = [(plan, plan_share(plan)) for plan in plans]
+    for plan, share in shares:
+        if problem := share_problem(share):
+            raise InputError(f"gpus_per_run {share!r} of grid {plan.name!r} {problem}")
     if options.backend == "slurm":
-        return None, _on_slurm(plans, value)
+        return None, _on_slurm(shares, value)
     notice = ""
-    devices: list[int] | None
+    devices: list[int] | None = None
     if value == "auto":
         devices, notice = detect()
     elif isinstance(value, list) and value:
         devices = list(value)
-        unknown = unknown_devices(devices) if options.backend != "slurm" else None
-        if unknown:
+        if unknown := unknown_devices(devices):
             raise InputError(
                 f"gpus {value!r} names device {unknown[0]}, which NVML does not know on this "
                 "machine",
                 cli='give ids that nvidia-smi lists, or gpus = "auto"',
                 python="give ids that nvidia-smi lists, or gpus='auto'",
             )
-    else:
-        devices = None
-    for plan in plans:
-        share = plan_share(plan)
-        if problem := share_problem(share):
-            raise InputError(f"gpus_per_run {share!r} of grid {plan.name!r} {problem}")
-        if share and not devices:
-            continue  # no GPU budget: the runs' environments are left alone
+    for plan, share in shares:  # without a GPU budget the runs' environments are left alone
         if devices and share > len(devices):
             raise SweepError(
                 f"runs of {plan.source or plan.name} need {share:g} GPUs each but the GPU "
@@ -52,20 +48,17 @@ def gpu_budget(plans: Sequence[GridPlan], options: RunOptions) -> tuple[list[int
                 cli="lower gpus_per_run in [grid], or give more devices to --gpus",
                 python="lower gpus_per_run=, or give more devices to gpus=",
             )
-    return (devices or None) if value != 0 else None, notice
+    return devices or None, notice
 
 
-def _on_slurm(plans: Sequence[GridPlan], value: object) -> str:
+def _on_slurm(shares: list[tuple[GridPlan, float]], value: object) -> str:
     """On a cluster each run asks Slurm for its whole devices (``[slurm] gpu_request``); the
     local budget does not apply. What to say of a ``gpus`` budget given anyway.
 
     Raises:
         InputError: a fraction of a device, which Slurm does not give.
     """
-    for plan in plans:
-        share = plan_share(plan)
-        if problem := share_problem(share):
-            raise InputError(f"gpus_per_run {share!r} of grid {plan.name!r} {problem}")
+    for plan, share in shares:
         if 0 < share < 1:
             raise InputError(
                 f"gpus_per_run {share:g} of grid {plan.name!r}: Slurm gives whole GPUs to a job",
