@@ -56,41 +56,37 @@ def visible_ids(environ: dict[str, str] | None = None) -> list[int] | None:
     return [int(part) for part in text.split(",") if part.strip().isdigit()]
 
 
-def detect() -> tuple[list[int], str]:
-    """The devices NVML shows, within ``CUDA_VISIBLE_DEVICES`` when it is set; and what to
-    say when there are none (no NVML, no driver, no device), else ``""``."""
+def _device_count() -> int | str:
+    """How many devices NVML shows, or why it cannot say."""
     try:
         import pynvml
     except ImportError:
-        return [], "no GPUs: nvidia-ml-py is not installed (pip install nvidia-ml-py)"
+        return "nvidia-ml-py is not installed (pip install nvidia-ml-py)"
     try:
         pynvml.nvmlInit()
     except pynvml.NVMLError as exc:
-        return [], f"no GPUs: NVML does not answer ({exc})"
+        return f"NVML does not answer ({exc})"
     try:
-        count = pynvml.nvmlDeviceGetCount()
+        return int(pynvml.nvmlDeviceGetCount())
     finally:
         pynvml.nvmlShutdown()
-    ids = list(range(count))
+
+
+def detect() -> tuple[list[int], str]:
+    """The devices NVML shows, within ``CUDA_VISIBLE_DEVICES`` when it is set; and what to
+    say when there are none (no NVML, no driver, no device), else ``""``."""
+    count = _device_count()
+    if isinstance(count, str):
+        return [], f"no GPUs: {count}"
     visible = visible_ids()
-    if visible is not None:
-        ids = [d for d in visible if d in ids]
+    ids = list(range(count)) if visible is None else [d for d in visible if 0 <= d < count]
     return ids, "" if ids else "no GPUs: NVML shows no device"
 
 
 def unknown_devices(ids: Sequence[int]) -> list[int] | None:
     """The ids NVML does not know (None: NVML cannot be asked, so nothing is checked)."""
-    try:
-        import pynvml
-
-        pynvml.nvmlInit()
-    except Exception:
-        return None
-    try:
-        count = pynvml.nvmlDeviceGetCount()
-    finally:
-        pynvml.nvmlShutdown()
-    return [d for d in ids if d >= count]
+    count = _device_count()
+    return None if isinstance(count, str) else [d for d in ids if d >= count]
 
 
 @dataclass(frozen=True)
