@@ -174,22 +174,8 @@ def print_plan(
     )
     if gpus:
         _device_plan(plans, budget, gpus, out, every)
-        return
-    starts = [0]
-    for plan in plans:
-        starts.append(starts[-1] + len(plan.runs))
-
-    def name_at(pos: int) -> str:
-        i = bisect.bisect_right(starts, pos) - 1
-        return plans[i].runs[pos - starts[i]].name
-
-    for i, wave in enumerate(first, 1):
-        count = sum(b - a for a, b in wave)
-        names = [name_at(p) for p in _first_positions(wave, count if every else SHOWN_PER_WAVE)]
-        more = f", ... and {count - len(names):,} more" if count > len(names) else ""
-        out.write(f"  wave {i}: {', '.join(names)}{more}\n")
-    if waves > 3:
-        out.write(f"  ... {waves - 3:,} more waves\n")
+    else:
+        _cpu_waves(plans, first, waves, out, every)
     if order != "plan" and not every:
         out.write(f"Start order: {order} ({ORDER_WORDS[order]}; the waves above are in plan "
                   "order); every run's: --dry-run --all.\n")  # fmt: skip
@@ -220,6 +206,28 @@ def _print_order(
                   f"of {len(records) - ahead.unknown:,} of {len(records):,} runs\n")  # fmt: skip
 
 
+def _cpu_waves(
+    plans: Sequence[GridPlan], first: list[list[tuple[int, int]]], waves: int, out: IO[str],
+    every: bool,
+) -> None:  # fmt: skip
+    """The first waves of the CPU packing (``first``: ranges of plan positions), named."""
+    starts = [0]
+    for plan in plans:
+        starts.append(starts[-1] + len(plan.runs))
+
+    def name_at(pos: int) -> str:
+        i = bisect.bisect_right(starts, pos) - 1
+        return plans[i].runs[pos - starts[i]].name
+
+    for i, wave in enumerate(first, 1):
+        count = sum(b - a for a, b in wave)
+        names = [name_at(p) for p in _first_positions(wave, count if every else SHOWN_PER_WAVE)]
+        more = f", ... and {count - len(names):,} more" if count > len(names) else ""
+        out.write(f"  wave {i}: {', '.join(names)}{more}\n")
+    if waves > 3:
+        out.write(f"  ... {waves - 3:,} more waves\n")
+
+
 def _first_positions(wave: list[tuple[int, int]], cap: int) -> list[int]:
     out: list[int] = []
     for a, b in wave:
@@ -233,9 +241,10 @@ def _device_plan(
     plans: Sequence[GridPlan], budget: list[int], gpus: list[int], out: IO[str], every: bool
 ) -> None:
     """The GPU budget and the waves packed into cores and devices."""
+    from slc_tui.sweep.gpu_budget import plan_share
     from slc_tui.sweep.waves import device_waves, grant_words
 
-    shares = sorted({p.runs[0].gpus for p in plans if len(p.runs)})
+    shares = sorted({plan_share(p) for p in plans if len(p.runs)})
     words = "/".join(f"{s:g}" for s in shares)
     out.write(f"GPU budget: {len(gpus)} device{'s' if len(gpus) != 1 else ''} "
               f"({','.join(map(str, gpus))}); runs take {words} GPU each\n")  # fmt: skip
@@ -251,4 +260,3 @@ def _device_plan(
         out.write(f"  wave {i}: {', '.join(names)}{more}\n")
     if waves.count is not None and waves.count > len(waves.first):
         out.write(f"  ... {waves.count - len(waves.first):,} more waves\n")
-    out.write("Nothing was run (--dry-run).\n")
