@@ -51,6 +51,7 @@ def status_command(target: str, *, as_json: bool = False) -> int:
 def device_lines(records: list[RunRecord]) -> list[str]:
     """Where NVML answers: each device the running runs hold, its use, and each run's own
     memory on it (the run's processes found from its pid)."""
+    from slc_tui.engine.procs import tree
     from slc_tui.gpus import device_usage, ids_of, usage_line
 
     running = [r for r in records if r.state == RunState.RUNNING and r.gpus]
@@ -63,22 +64,9 @@ def device_lines(records: list[RunRecord]) -> list[str]:
         lines.append(usage_line(usage[index]))
         for r in running:
             if index in ids_of(r.gpus):
-                used = usage[index].of_pids(tree_pids(r.pid))
+                used = usage[index].of_pids([p.pid for p in tree(r.pid)] if r.pid else [])
                 lines.append(f"  {r.name}  {used / 1e9:.1f} GB")
     return lines
-
-
-def tree_pids(pid: int | None) -> list[int]:
-    """``pid`` and its descendants (none when it is gone)."""
-    import psutil
-
-    if not pid:
-        return []
-    try:
-        root = psutil.Process(pid)
-        return [pid, *(p.pid for p in root.children(recursive=True))]
-    except psutil.Error:
-        return []
 
 
 def stop_command(target: str, timeout: float = 60.0) -> int:
